@@ -29,6 +29,9 @@ struct FdState {
     registered: bool,
     readable: bool,
     writable: bool,
+    /// The peer shut down (or the socket failed): no further edge will come, so a short read
+    /// must not clear `readable`.
+    hup: bool,
     queued: bool,
     accept: Option<Token>,
     recv: Option<Token>,
@@ -175,7 +178,7 @@ impl EpollDriver {
                     }
                     Ok(n) => {
                         // A short read drained the socket; a new edge will come with new data.
-                        if (n as usize) < size {
+                        if (n as usize) < size && !self.fds[i].hup {
                             self.fds[i].readable = false;
                         }
                         out.push(Completion { token, result: Ok(n), more: true, buf: Some(id) });
@@ -250,6 +253,15 @@ impl Drop for EpollDriver {
 
 impl Driver for EpollDriver {
     fn accept_multi(&mut self, listener: RawFd, token: Token) {
+        // Readiness emulation needs a non-blocking listener; io_uring does not, so callers may
+        // pass either. (Accepted sockets are created non-blocking.)
+        // SAFETY: fcntl on an fd the caller owns; no memory is passed.
+        unsafe {
+            let fl = libc::fcntl(listener, libc::F_GETFL);
+            if fl >= 0 && fl & libc::O_NONBLOCK == 0 {
+                libc::fcntl(listener, libc::F_SETFL, fl | libc::O_NONBLOCK);
+            }
+        }
         if self.arm(listener, token) {
             self.fds[listener as usize].accept = Some(token);
             self.enqueue(listener);
@@ -348,6 +360,9 @@ impl Driver for EpollDriver {
                 let Some(st) = self.fds.get_mut(fd as usize) else { continue };
                 if bits & (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) != 0 {
                     st.readable = true;
+                }
+                if bits & (libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) != 0 {
+                    st.hup = true;
                 }
                 if bits & (libc::EPOLLOUT | libc::EPOLLHUP | libc::EPOLLERR) != 0 {
                     st.writable = true;

@@ -42,6 +42,9 @@ fn contract(d: &mut impl Driver) {
     let acc = wait_for(d, &mut seen, OpKind::Accept);
     let fd = acc.result.expect("accept failed") as i32;
     assert!(fd > 2);
+    if !acc.more {
+        d.accept_multi(lfd, Token::new(0, 0, OpKind::Accept)); // single-shot kernels: re-arm
+    }
 
     let recv_tok = Token::new(7, 3, OpKind::Recv);
     d.recv_multi(fd, recv_tok);
