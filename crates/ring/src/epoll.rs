@@ -91,7 +91,8 @@ impl EpollDriver {
     fn state(&mut self, fd: RawFd) -> &mut FdState {
         let i = fd as usize;
         if i >= self.fds.len() {
-            self.fds.resize_with((i + 1).next_power_of_two().max(64), FdState::default);
+            self.fds
+                .resize_with((i + 1).next_power_of_two().max(64), FdState::default);
         }
         &mut self.fds[i]
     }
@@ -99,7 +100,12 @@ impl EpollDriver {
     /// Register `fd` on first use; errors become a failed completion of `token`.
     fn arm(&mut self, fd: RawFd, token: Token) -> bool {
         if fd < 0 {
-            self.immediate.push(Completion { token, result: Err(Errno(libc::EBADF)), more: false, buf: None });
+            self.immediate.push(Completion {
+                token,
+                result: Err(Errno(libc::EBADF)),
+                more: false,
+                buf: None,
+            });
             return false;
         }
         let epfd = self.epfd;
@@ -112,7 +118,12 @@ impl EpollDriver {
             // SAFETY: ev is a valid epoll_event for the duration of the call.
             if unsafe { libc::epoll_ctl(epfd, libc::EPOLL_CTL_ADD, fd, &mut ev) } < 0 {
                 let e = Errno::last();
-                self.immediate.push(Completion { token, result: Err(e), more: false, buf: None });
+                self.immediate.push(Completion {
+                    token,
+                    result: Err(e),
+                    more: false,
+                    buf: None,
+                });
                 return false;
             }
             st.registered = true;
@@ -147,10 +158,20 @@ impl EpollDriver {
             for _ in 0..ACCEPT_BATCH {
                 // SAFETY: null addr/addrlen are allowed by accept4.
                 let r = unsafe {
-                    libc::accept4(fd, std::ptr::null_mut(), std::ptr::null_mut(), libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC)
+                    libc::accept4(
+                        fd,
+                        std::ptr::null_mut(),
+                        std::ptr::null_mut(),
+                        libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                    )
                 };
                 match ok(r as isize) {
-                    Ok(nfd) => out.push(Completion { token, result: Ok(nfd), more: true, buf: None }),
+                    Ok(nfd) => out.push(Completion {
+                        token,
+                        result: Ok(nfd),
+                        more: true,
+                        buf: None,
+                    }),
                     Err(Errno(libc::EAGAIN)) => {
                         self.fds[i].readable = false;
                         break;
@@ -159,7 +180,12 @@ impl EpollDriver {
                     Err(e) => {
                         // Like io_uring's multishot accept: an error ends the operation.
                         self.fds[i].accept = None;
-                        out.push(Completion { token, result: Err(e), more: false, buf: None });
+                        out.push(Completion {
+                            token,
+                            result: Err(e),
+                            more: false,
+                            buf: None,
+                        });
                         break;
                     }
                 }
@@ -174,14 +200,24 @@ impl EpollDriver {
                     Ok(0) => {
                         self.free.push(id);
                         self.fds[i].recv = None;
-                        out.push(Completion { token, result: Ok(0), more: false, buf: None });
+                        out.push(Completion {
+                            token,
+                            result: Ok(0),
+                            more: false,
+                            buf: None,
+                        });
                     }
                     Ok(n) => {
                         // A short read drained the socket; a new edge will come with new data.
                         if (n as usize) < size && !self.fds[i].hup {
                             self.fds[i].readable = false;
                         }
-                        out.push(Completion { token, result: Ok(n), more: true, buf: Some(id) });
+                        out.push(Completion {
+                            token,
+                            result: Ok(n),
+                            more: true,
+                            buf: Some(id),
+                        });
                     }
                     Err(Errno(libc::EAGAIN)) => {
                         self.free.push(id);
@@ -191,12 +227,22 @@ impl EpollDriver {
                     Err(e) => {
                         self.free.push(id);
                         self.fds[i].recv = None;
-                        out.push(Completion { token, result: Err(e), more: false, buf: None });
+                        out.push(Completion {
+                            token,
+                            result: Err(e),
+                            more: false,
+                            buf: None,
+                        });
                     }
                 }
             } else {
                 self.fds[i].recv = None;
-                out.push(Completion { token, result: Err(Errno::ENOBUFS), more: false, buf: None });
+                out.push(Completion {
+                    token,
+                    result: Err(Errno::ENOBUFS),
+                    more: false,
+                    buf: None,
+                });
             }
         }
         if let (true, Some(w)) = (self.fds[i].writable, self.fds[i].write) {
@@ -207,13 +253,23 @@ impl EpollDriver {
                 Err(Errno(libc::EINTR)) => {}
                 result => {
                     self.fds[i].write = None;
-                    out.push(Completion { token: w.token, result, more: false, buf: None });
+                    out.push(Completion {
+                        token: w.token,
+                        result,
+                        more: false,
+                        buf: None,
+                    });
                 }
             }
         }
         if let (true, Some(token)) = (self.fds[i].readable, self.fds[i].poll) {
             self.fds[i].poll = None;
-            out.push(Completion { token, result: Ok(libc::POLLIN as u32), more: false, buf: None });
+            out.push(Completion {
+                token,
+                result: Ok(libc::POLLIN as u32),
+                more: false,
+                buf: None,
+            });
         }
     }
 
@@ -224,7 +280,12 @@ impl EpollDriver {
         let now = Instant::now();
         self.timers.retain(|&(at, token)| {
             if at <= now {
-                out.push(Completion { token, result: Ok(0), more: false, buf: None });
+                out.push(Completion {
+                    token,
+                    result: Ok(0),
+                    more: false,
+                    buf: None,
+                });
                 false
             } else {
                 true
@@ -288,7 +349,12 @@ impl Driver for EpollDriver {
             // Operations still armed end as cancelled, exactly once, before the close completes.
             let armed = [st.accept, st.recv, st.poll, st.write.map(|w| w.token)];
             for t in armed.into_iter().flatten() {
-                self.immediate.push(Completion { token: t, result: Err(Errno::ECANCELED), more: false, buf: None });
+                self.immediate.push(Completion {
+                    token: t,
+                    result: Err(Errno::ECANCELED),
+                    more: false,
+                    buf: None,
+                });
             }
             if st.queued {
                 self.ready.retain(|&f| f != fd);
@@ -296,7 +362,12 @@ impl Driver for EpollDriver {
         }
         // SAFETY: closing an fd the caller owns and hands over to us.
         let r = unsafe { libc::close(fd) };
-        self.immediate.push(Completion { token, result: ok(r as isize).map(|_| 0), more: false, buf: None });
+        self.immediate.push(Completion {
+            token,
+            result: ok(r as isize).map(|_| 0),
+            more: false,
+            buf: None,
+        });
     }
 
     fn cancel(&mut self, fd: RawFd, target: Token, token: Token) {
@@ -319,10 +390,24 @@ impl Driver for EpollDriver {
             found = true;
         }
         if found {
-            self.immediate.push(Completion { token: target, result: Err(Errno::ECANCELED), more: false, buf: None });
+            self.immediate.push(Completion {
+                token: target,
+                result: Err(Errno::ECANCELED),
+                more: false,
+                buf: None,
+            });
         }
-        let result = if found { Ok(0) } else { Err(Errno(libc::ENOENT)) };
-        self.immediate.push(Completion { token, result, more: false, buf: None });
+        let result = if found {
+            Ok(0)
+        } else {
+            Err(Errno(libc::ENOENT))
+        };
+        self.immediate.push(Completion {
+            token,
+            result,
+            more: false,
+            buf: None,
+        });
     }
 
     fn timeout(&mut self, after: Duration, token: Token) {
@@ -342,10 +427,19 @@ impl Driver for EpollDriver {
         self.run_ready(out);
         self.expire(out);
         loop {
-            let timeout = if out.len() > before { 0 } else { self.next_timeout_ms() };
+            let timeout = if out.len() > before {
+                0
+            } else {
+                self.next_timeout_ms()
+            };
             // SAFETY: events has len() initialised entries that the kernel may overwrite.
             let n = unsafe {
-                libc::epoll_wait(self.epfd, self.events.as_mut_ptr(), self.events.len() as i32, timeout)
+                libc::epoll_wait(
+                    self.epfd,
+                    self.events.as_mut_ptr(),
+                    self.events.len() as i32,
+                    timeout,
+                )
             };
             if n < 0 {
                 let e = io::Error::last_os_error();
@@ -357,8 +451,11 @@ impl Driver for EpollDriver {
                 let ev = self.events[k];
                 let fd = ev.u64 as RawFd;
                 let bits = ev.events as i32;
-                let Some(st) = self.fds.get_mut(fd as usize) else { continue };
-                if bits & (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) != 0 {
+                let Some(st) = self.fds.get_mut(fd as usize) else {
+                    continue;
+                };
+                if bits & (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) != 0
+                {
                     st.readable = true;
                 }
                 if bits & (libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) != 0 {

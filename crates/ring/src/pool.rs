@@ -38,7 +38,12 @@ impl Pool {
         if base == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
         }
-        Ok(Pool { base: base.cast(), len, size: cfg.size, count: cfg.count })
+        Ok(Pool {
+            base: base.cast(),
+            len,
+            size: cfg.size,
+            count: cfg.count,
+        })
     }
 
     pub(crate) fn ptr(&self, id: BufId) -> *mut u8 {
@@ -70,13 +75,19 @@ pub(crate) struct FreeList {
 
 impl FreeList {
     pub(crate) fn full(count: u16) -> FreeList {
-        FreeList { ids: (0..count).rev().collect() }
+        FreeList {
+            ids: (0..count).rev().collect(),
+        }
     }
     pub(crate) fn pop(&mut self) -> Option<BufId> {
         self.ids.pop().map(BufId)
     }
     pub(crate) fn push(&mut self, id: BufId) {
-        debug_assert!(!self.ids.contains(&id.0), "double release of buffer {}", id.0);
+        debug_assert!(
+            !self.ids.contains(&id.0),
+            "double release of buffer {}",
+            id.0
+        );
         self.ids.push(id.0);
     }
 }

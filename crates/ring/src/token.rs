@@ -45,7 +45,11 @@ pub struct Token {
 
 impl Token {
     pub const fn new(slot: u32, generation: u16, kind: OpKind) -> Token {
-        Token { slot, generation, kind }
+        Token {
+            slot,
+            generation,
+            kind,
+        }
     }
 
     pub(crate) fn encode(self) -> u64 {
@@ -58,7 +62,11 @@ impl Token {
             return None;
         }
         let kind = OpKind::from_u8((v >> 48) as u8)?;
-        Some(Token { slot: v as u32, generation: (v >> 32) as u16, kind })
+        Some(Token {
+            slot: v as u32,
+            generation: (v >> 32) as u16,
+            kind,
+        })
     }
 }
 

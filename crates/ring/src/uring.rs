@@ -96,7 +96,11 @@ pub struct UringConfig {
 
 impl Default for UringConfig {
     fn default() -> Self {
-        UringConfig { entries: 1024, pool: PoolConfig::default(), allow: UringFeatures::ALL }
+        UringConfig {
+            entries: 1024,
+            pool: PoolConfig::default(),
+            allow: UringFeatures::ALL,
+        }
     }
 }
 
@@ -146,7 +150,9 @@ impl Drop for BufRing {
 enum Buffers {
     Ring(BufRing),
     /// Legacy provided buffers: released ids are handed back with PROVIDE_BUFFERS SQEs.
-    Provide { pending: Vec<u16> },
+    Provide {
+        pending: Vec<u16>,
+    },
 }
 
 impl Buffers {
@@ -175,16 +181,23 @@ pub struct UringDriver {
 
 fn setup_error(e: io::Error) -> io::Error {
     let hint = match e.raw_os_error() {
-        Some(libc::EPERM) => "io_uring is blocked here (seccomp profile or kernel.io_uring_disabled)",
+        Some(libc::EPERM) => {
+            "io_uring is blocked here (seccomp profile or kernel.io_uring_disabled)"
+        }
         Some(libc::ENOSYS) => "this kernel has no io_uring",
-        Some(libc::ENOMEM) => "not enough locked memory for the ring (RLIMIT_MEMLOCK, kernels before 5.12)",
+        Some(libc::ENOMEM) => {
+            "not enough locked memory for the ring (RLIMIT_MEMLOCK, kernels before 5.12)"
+        }
         _ => "io_uring setup failed",
     };
     io::Error::new(e.kind(), format!("{hint}: {e}"))
 }
 
 fn raise_memlock() -> bool {
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: getrlimit/setrlimit write/read only the struct we pass.
     unsafe {
         if libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut lim) != 0 || lim.rlim_cur >= lim.rlim_max {
@@ -201,7 +214,9 @@ impl UringDriver {
         let mut notes = Vec::new();
         let (ring, feats_ring, entries) = Self::build_ring(&cfg, &mut notes)?;
         let mut probe = Probe::new();
-        ring.submitter().register_probe(&mut probe).map_err(setup_error)?;
+        ring.submitter()
+            .register_probe(&mut probe)
+            .map_err(setup_error)?;
         for (code, name) in [
             (opcode::Accept::CODE, "ACCEPT"),
             (opcode::Recv::CODE, "RECV"),
@@ -231,12 +246,13 @@ impl UringDriver {
         feats.buf_ring = bufs.is_some();
         // Multishot accept arrived with buffer rings (5.19); multishot recv with SEND_ZC (6.0).
         feats.accept_multi = cfg.allow.accept_multi && feats.buf_ring;
-        feats.recv_multi = cfg.allow.recv_multi
-            && feats.buf_ring
-            && probe.is_supported(opcode::SendZc::CODE);
+        feats.recv_multi =
+            cfg.allow.recv_multi && feats.buf_ring && probe.is_supported(opcode::SendZc::CODE);
         let mut drv = UringDriver {
             ring,
-            bufs: bufs.unwrap_or(Buffers::Provide { pending: Vec::with_capacity(pool.count as usize) }),
+            bufs: bufs.unwrap_or(Buffers::Provide {
+                pending: Vec::with_capacity(pool.count as usize),
+            }),
             pool,
             feats,
             timespecs: Box::new([Timespec::new(); MAX_QUEUED_TIMEOUTS]),
@@ -277,12 +293,28 @@ impl UringDriver {
         let mut raised = false;
         loop {
             let mut attempts: Vec<(u8, UringFeatures)> = Vec::new();
-            let none = UringFeatures { defer_taskrun: false, coop_taskrun: false, ..UringFeatures::ALL };
+            let none = UringFeatures {
+                defer_taskrun: false,
+                coop_taskrun: false,
+                ..UringFeatures::ALL
+            };
             if cfg.allow.defer_taskrun {
-                attempts.push((2, UringFeatures { defer_taskrun: true, ..none }));
+                attempts.push((
+                    2,
+                    UringFeatures {
+                        defer_taskrun: true,
+                        ..none
+                    },
+                ));
             }
             if cfg.allow.coop_taskrun {
-                attempts.push((1, UringFeatures { coop_taskrun: true, ..none }));
+                attempts.push((
+                    1,
+                    UringFeatures {
+                        coop_taskrun: true,
+                        ..none
+                    },
+                ));
             }
             attempts.push((0, none));
             let mut last = None;
@@ -354,10 +386,19 @@ impl UringDriver {
         if base == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
         }
-        let r = BufRing { base: base.cast(), bytes, mask: entries - 1, tail: 0, published: 0 };
+        let r = BufRing {
+            base: base.cast(),
+            bytes,
+            mask: entries - 1,
+            tail: 0,
+            published: 0,
+        };
         // SAFETY: the mapping is `entries` entries long and lives in `r`, which the driver keeps
         // until after the ring is dropped (field order of UringDriver).
-        unsafe { ring.submitter().register_buf_ring_with_flags(base as u64, entries, BGID, 0) }?;
+        unsafe {
+            ring.submitter()
+                .register_buf_ring_with_flags(base as u64, entries, BGID, 0)
+        }?;
         Ok(r)
     }
 
@@ -390,7 +431,11 @@ impl UringDriver {
         if let Buffers::Ring(r) = &mut self.bufs {
             r.publish();
         }
-        let res = if wait { self.ring.submit_and_wait(1) } else { self.ring.submit() };
+        let res = if wait {
+            self.ring.submit_and_wait(1)
+        } else {
+            self.ring.submit()
+        };
         match res {
             Ok(n) => {
                 self.queued_timeouts = 0;
@@ -405,13 +450,18 @@ impl UringDriver {
         let before = out.len();
         let (ring, bufs, pool) = (&mut self.ring, &mut self.bufs, &self.pool);
         for cqe in ring.completion() {
-            let Some(token) = Token::decode(cqe.user_data()) else { continue };
+            let Some(token) = Token::decode(cqe.user_data()) else {
+                continue;
+            };
             let flags = cqe.flags();
             let res = cqe.result();
             if token.kind == OpKind::Internal {
                 if res < 0 && res != -libc::ECANCELED {
                     // A failed PROVIDE_BUFFERS loses buffers from the pool: say so once per failure.
-                    eprintln!("ringhttpd: internal io_uring operation failed: {}", Errno(-res));
+                    eprintln!(
+                        "ringhttpd: internal io_uring operation failed: {}",
+                        Errno(-res)
+                    );
                 }
                 continue;
             }
@@ -431,7 +481,12 @@ impl UringDriver {
                 }
                 (None, _) => None,
             };
-            out.push(Completion { token, result, more, buf });
+            out.push(Completion {
+                token,
+                result,
+                more,
+                buf,
+            });
         }
         out.len() - before
     }
@@ -440,7 +495,9 @@ impl UringDriver {
 impl Driver for UringDriver {
     fn accept_multi(&mut self, listener: RawFd, token: Token) {
         let e = if self.feats.accept_multi {
-            opcode::AcceptMulti::new(Fd(listener)).flags(libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK).build()
+            opcode::AcceptMulti::new(Fd(listener))
+                .flags(libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK)
+                .build()
         } else {
             opcode::Accept::new(Fd(listener), std::ptr::null_mut(), std::ptr::null_mut())
                 .flags(libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK)
@@ -462,7 +519,9 @@ impl Driver for UringDriver {
     }
 
     unsafe fn writev(&mut self, fd: RawFd, iov: *const libc::iovec, iovcnt: u32, token: Token) {
-        let e = opcode::Writev::new(Fd(fd), iov, iovcnt).build().user_data(token.encode());
+        let e = opcode::Writev::new(Fd(fd), iov, iovcnt)
+            .build()
+            .user_data(token.encode());
         self.push(e);
     }
 
@@ -471,7 +530,11 @@ impl Driver for UringDriver {
     }
 
     fn cancel(&mut self, _fd: RawFd, target: Token, token: Token) {
-        self.push(opcode::AsyncCancel::new(target.encode()).build().user_data(token.encode()));
+        self.push(
+            opcode::AsyncCancel::new(target.encode())
+                .build()
+                .user_data(token.encode()),
+        );
     }
 
     fn timeout(&mut self, after: Duration, token: Token) {
@@ -479,7 +542,9 @@ impl Driver for UringDriver {
             self.reap_into_backlog();
         }
         let i = self.queued_timeouts.min(MAX_QUEUED_TIMEOUTS - 1);
-        self.timespecs[i] = Timespec::new().sec(after.as_secs()).nsec(after.subsec_nanos());
+        self.timespecs[i] = Timespec::new()
+            .sec(after.as_secs())
+            .nsec(after.subsec_nanos());
         let ts: *const Timespec = &self.timespecs[i];
         self.queued_timeouts = i + 1;
         self.push(opcode::Timeout::new(ts).build().user_data(token.encode()));
@@ -497,9 +562,15 @@ impl Driver for UringDriver {
         if let Buffers::Provide { pending } = &mut self.bufs {
             let mut ids = std::mem::take(pending);
             for &id in &ids {
-                let e = opcode::ProvideBuffers::new(self.pool.ptr(BufId(id)), self.pool.size as i32, 1, BGID, id)
-                    .build()
-                    .user_data(Token::new(0, 0, OpKind::Internal).encode());
+                let e = opcode::ProvideBuffers::new(
+                    self.pool.ptr(BufId(id)),
+                    self.pool.size as i32,
+                    1,
+                    BGID,
+                    id,
+                )
+                .build()
+                .user_data(Token::new(0, 0, OpKind::Internal).encode());
                 self.push(e);
             }
             // `push` may have reaped completions that released more buffers meanwhile: keep them.
@@ -546,7 +617,13 @@ impl Driver for UringDriver {
             pick(f.accept_multi, "multishot", "single"),
             pick(f.recv_multi, "multishot", "single"),
             pick(f.buf_ring, "buf_ring", "provide_buffers"),
-            if f.defer_taskrun { "defer" } else if f.coop_taskrun { "coop" } else { "default" },
+            if f.defer_taskrun {
+                "defer"
+            } else if f.coop_taskrun {
+                "coop"
+            } else {
+                "default"
+            },
             self.pool.count,
             self.pool.size,
         );

@@ -6,7 +6,8 @@ use std::os::fd::{AsRawFd, IntoRawFd};
 use std::time::{Duration, Instant};
 
 use ringhttpd_ring::{
-    Completion, Driver, EpollDriver, Errno, OpKind, PoolConfig, Token, UringConfig, UringDriver, UringFeatures,
+    Completion, Driver, EpollDriver, Errno, OpKind, PoolConfig, Token, UringConfig, UringDriver,
+    UringFeatures,
 };
 
 fn pool() -> PoolConfig {
@@ -20,7 +21,10 @@ fn wait_for(d: &mut impl Driver, seen: &mut Vec<Completion>, kind: OpKind) -> Co
         if let Some(i) = seen.iter().position(|c| c.token.kind == kind) {
             return seen.remove(i);
         }
-        assert!(Instant::now() < deadline, "no {kind:?} completion within 5 s; have {seen:?}");
+        assert!(
+            Instant::now() < deadline,
+            "no {kind:?} completion within 5 s; have {seen:?}"
+        );
         d.wait(seen).unwrap();
     }
 }
@@ -36,7 +40,11 @@ fn contract(d: &mut impl Driver) {
     let t0 = Instant::now();
     let tm = wait_for(d, &mut seen, OpKind::Timeout);
     assert_eq!(tm.result, Ok(0));
-    assert!(t0.elapsed() >= Duration::from_millis(19), "timeout fired early: {:?}", t0.elapsed());
+    assert!(
+        t0.elapsed() >= Duration::from_millis(19),
+        "timeout fired early: {:?}",
+        t0.elapsed()
+    );
 
     let mut client = TcpStream::connect(addr).unwrap();
     let acc = wait_for(d, &mut seen, OpKind::Accept);
@@ -76,8 +84,13 @@ fn contract(d: &mut impl Driver) {
     assert_eq!(got, big);
 
     let parts: [&[u8]; 2] = [b"po", b"ng"];
-    let iov: Vec<libc::iovec> =
-        parts.iter().map(|p| libc::iovec { iov_base: p.as_ptr() as *mut _, iov_len: p.len() }).collect();
+    let iov: Vec<libc::iovec> = parts
+        .iter()
+        .map(|p| libc::iovec {
+            iov_base: p.as_ptr() as *mut _,
+            iov_len: p.len(),
+        })
+        .collect();
     // SAFETY: `iov` and `parts` outlive the write: we wait for its completion below.
     unsafe { d.writev(fd, iov.as_ptr(), 2, Token::new(7, 3, OpKind::Write)) };
     assert_eq!(wait_for(d, &mut seen, OpKind::Write).result, Ok(4));
@@ -137,7 +150,10 @@ fn contract(d: &mut impl Driver) {
     d.poll_readable(efd, Token::new(1, 0, OpKind::Poll));
     let one: u64 = 1;
     // SAFETY: writes 8 bytes from a live u64.
-    assert_eq!(unsafe { libc::write(efd, (&one as *const u64).cast(), 8) }, 8);
+    assert_eq!(
+        unsafe { libc::write(efd, (&one as *const u64).cast(), 8) },
+        8
+    );
     let p = wait_for(d, &mut seen, OpKind::Poll);
     assert!(p.result.unwrap() & libc::POLLIN as u32 != 0);
     d.close(efd, Token::new(1, 0, OpKind::Close));
@@ -153,15 +169,24 @@ fn epoll_contract() {
 
 #[test]
 fn uring_contract_all_features() {
-    let mut d = UringDriver::new(UringConfig { entries: 64, pool: pool(), allow: UringFeatures::ALL }).unwrap();
+    let mut d = UringDriver::new(UringConfig {
+        entries: 64,
+        pool: pool(),
+        allow: UringFeatures::ALL,
+    })
+    .unwrap();
     eprintln!("{}", d.describe());
     contract(&mut d);
 }
 
 #[test]
 fn uring_contract_5_15_features() {
-    let mut d =
-        UringDriver::new(UringConfig { entries: 64, pool: pool(), allow: UringFeatures::LINUX_5_15 }).unwrap();
+    let mut d = UringDriver::new(UringConfig {
+        entries: 64,
+        pool: pool(),
+        allow: UringFeatures::LINUX_5_15,
+    })
+    .unwrap();
     assert_eq!(d.features(), UringFeatures::LINUX_5_15);
     contract(&mut d);
 }
@@ -169,7 +194,12 @@ fn uring_contract_5_15_features() {
 #[test]
 fn uring_survives_a_full_submission_queue() {
     // 8-entry SQ, 40 timeouts queued before one wait: pushes must submit early, nothing is lost.
-    let mut d = UringDriver::new(UringConfig { entries: 8, pool: pool(), allow: UringFeatures::ALL }).unwrap();
+    let mut d = UringDriver::new(UringConfig {
+        entries: 8,
+        pool: pool(),
+        allow: UringFeatures::ALL,
+    })
+    .unwrap();
     for i in 0..40 {
         d.timeout(Duration::from_millis(1), Token::new(i, 0, OpKind::Timeout));
     }
