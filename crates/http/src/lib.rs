@@ -273,7 +273,7 @@ pub fn parse<'a, 'h>(
         if buf.len() - start > limits.max_request_line + 2 {
             return err(ErrorKind::UriTooLong, buf.len());
         }
-        check_partial_line(buf, start)?;
+        check_partial_line(buf, start, b' ')?;
         return Ok(Status::Partial);
     };
     if line_stop - start > limits.max_request_line {
@@ -301,7 +301,7 @@ pub fn parse<'a, 'h>(
             if buf.len() - start > limits.max_head {
                 return err(ErrorKind::HeaderFieldsTooLarge, buf.len());
             }
-            check_partial_line(buf, pos)?;
+            check_partial_line(buf, pos, b':')?;
             return Ok(Status::Partial);
         };
         if after - start > limits.max_head {
@@ -461,12 +461,28 @@ pub fn parse<'a, 'h>(
     }))
 }
 
-/// In a line still arriving, a CR must be the last byte so far (it may precede the LF).
-fn check_partial_line(buf: &[u8], from: usize) -> Result<(), Error> {
+/// A line still arriving is checked as far as it goes, so garbage (a TLS handshake, a binary
+/// protocol) is rejected at once instead of waiting for a line end that never comes: the leading
+/// token (method or field name) must be tchars up to its delimiter, and a CR may only be the last
+/// byte so far (it may precede the LF).
+fn check_partial_line(buf: &[u8], from: usize, delim: u8) -> Result<(), Error> {
     let tail = &buf[from..];
-    match tail.iter().position(|&b| b == b'\r') {
-        Some(i) if i + 1 != tail.len() => bad("bare CR", from + i),
-        _ => Ok(()),
+    if let Some(i) = tail.iter().position(|&b| b == b'\r') {
+        if i + 1 != tail.len() {
+            return bad("bare CR", from + i);
+        }
+    }
+    let tok = tail
+        .iter()
+        .position(|&b| CLASS[b as usize] & TCHAR == 0)
+        .unwrap_or(tail.len());
+    match tail.get(tok) {
+        None => Ok(()),
+        Some(&b) if b == delim && tok > 0 => Ok(()),
+        Some(b' ' | b'\t') if delim == b':' && tok == 0 => bad("obsolete line folding", from),
+        Some(b'\r') if tok == 0 => Ok(()),
+        Some(_) if delim == b' ' => bad("invalid method", from + tok),
+        Some(_) => bad("invalid header name", from + tok),
     }
 }
 

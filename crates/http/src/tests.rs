@@ -1,6 +1,11 @@
 use super::*;
 
-fn run(input: &[u8]) -> Result<Option<(Method, String, Version, usize, Body, bool, usize)>, Error> {
+/// method, target, version, head length, body, keep-alive, field count
+type Summary = (Method, String, Version, usize, Body, bool, usize);
+/// input and the expected summary (without the head length, which is the input's)
+type Case<'a> = (&'a [u8], Method, &'a str, Version, Body, bool, usize);
+
+fn run(input: &[u8]) -> Result<Option<Summary>, Error> {
     let mut hs = [Header::default(); 16];
     match parse(input, &mut hs, &Limits::default())? {
         Status::Partial => Ok(None),
@@ -26,7 +31,7 @@ fn status_of(input: &[u8]) -> u16 {
 
 #[test]
 fn accepts_valid_requests() {
-    let cases: &[(&[u8], Method, &str, Version, Body, bool, usize)] = &[
+    let cases: &[Case] = &[
         (
             b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
             Method::Get,
@@ -250,6 +255,24 @@ fn split_anywhere_parses_the_same() {
         assert!(matches!(run(&full[..cut]), Ok(None)), "cut at {cut}");
     }
     assert_eq!(whole.3, full.len() - 3);
+}
+
+#[test]
+fn garbage_is_rejected_before_a_line_ends() {
+    for input in [
+        &b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"[..], // TLS ClientHello
+        b"GE\x00",
+        b"GET / HTTP/1.1\r\nHost: a\r\nBad Na",
+        b"GET / HTTP/1.1\r\nHost: a\r\n folded",
+        b"GET / HTTP/1.1\r\nHost: a\rX",
+    ] {
+        assert_eq!(
+            status_of(input),
+            400,
+            "{:?}",
+            String::from_utf8_lossy(input)
+        );
+    }
 }
 
 #[test]

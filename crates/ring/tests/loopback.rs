@@ -149,8 +149,8 @@ fn contract(d: &mut impl Driver) {
     let efd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
     d.poll_readable(efd, Token::new(1, 0, OpKind::Poll));
     let one: u64 = 1;
-    // SAFETY: writes 8 bytes from a live u64.
     assert_eq!(
+        // SAFETY: writes 8 bytes from a live u64.
         unsafe { libc::write(efd, (&one as *const u64).cast(), 8) },
         8
     );

@@ -1,1 +1,233 @@
-fn main() {}
+//! `ringhttpd`: start-up, one worker thread per core, and shutdown on SIGINT/SIGTERM.
+//!
+//! Start-up errors (bad flags, address in use, io_uring unavailable with `--backend uring`)
+//! print one line and exit 2. Once running, the process prints one line saying where it listens
+//! and which backend and features each worker uses, and exits 0 after a signal once in-flight
+//! requests have been answered (at most a few seconds).
+
+mod config;
+mod respond;
+mod sys;
+mod worker;
+
+use std::net::SocketAddr;
+use std::os::fd::RawFd;
+use std::process::ExitCode;
+use std::sync::mpsc;
+use std::sync::Arc;
+
+use config::{Backend, Config};
+use ringhttpd_http::Limits;
+use ringhttpd_ring::{Driver, EpollDriver, PoolConfig, UringConfig, UringDriver};
+use worker::{Shared, Worker};
+
+/// Receive buffers per worker: 512 x 4 KiB, touched only as they are used.
+const POOL: PoolConfig = PoolConfig {
+    count: 512,
+    size: 4096,
+};
+/// Descriptors kept for everything that is not a connection.
+const RESERVED_FDS: u64 = 64;
+
+fn fail(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("ringhttpd: {msg}");
+    ExitCode::from(2)
+}
+
+fn main() -> ExitCode {
+    let cfg = match Config::from_args(std::env::args().skip(1)) {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            print!("{}", config::USAGE);
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => return fail(e),
+    };
+    match std::fs::metadata(&cfg.root) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => return fail(format!("--root {}: not a directory", cfg.root.display())),
+        Err(e) => return fail(format!("--root {}: {e}", cfg.root.display())),
+    }
+
+    let nofile = sys::raise_nofile();
+    let room = nofile
+        .saturating_sub(RESERVED_FDS + 4 * cfg.threads as u64)
+        .max(16) as usize;
+    let max_conns = match cfg.max_conns {
+        Some(n) if n > room => {
+            eprintln!(
+                "ringhttpd: --max-conns {n} exceeds what the open-files limit ({nofile}) allows; \
+                 using {room}"
+            );
+            room
+        }
+        Some(n) => n,
+        None => room,
+    };
+    let per_thread = max_conns.div_ceil(cfg.threads).max(1);
+
+    // Listeners first, so that an address in use is reported before anything starts. Port 0
+    // picks a free port once; the other workers join it.
+    let mut addr = cfg.listen;
+    let mut listeners = Vec::new();
+    for _ in 0..cfg.threads {
+        match sys::listener(addr) {
+            Ok(fd) => {
+                if addr.port() == 0 {
+                    match sys::local_port(fd) {
+                        Ok(p) => addr.set_port(p),
+                        Err(e) => return fail(format!("{addr}: {e}")),
+                    }
+                }
+                listeners.push(fd);
+            }
+            Err(e) => return fail(format!("cannot listen on {addr}: {e}")),
+        }
+    }
+
+    // Decide the backend once for all workers.
+    let mut note = String::new();
+    let use_uring = match cfg.backend {
+        Backend::Epoll => false,
+        Backend::Uring => true,
+        Backend::Auto => match UringDriver::new(UringConfig {
+            entries: 8,
+            pool: PoolConfig { count: 1, size: 64 },
+            allow: cfg.uring_features,
+        }) {
+            Ok(_) => true,
+            Err(e) => {
+                note = format!(" (io_uring unavailable, using epoll: {e})");
+                false
+            }
+        },
+    };
+
+    let signals = sys::block_stop_signals();
+    let shared = Arc::new(Shared {
+        limits: Limits::default(),
+        keepalive_timeout: cfg.keepalive_timeout,
+        header_timeout: cfg.header_timeout,
+    });
+    let cpus = sys::allowed_cpus();
+    let pin = cpus.len() >= cfg.threads;
+    let (tx, rx) = mpsc::channel::<Result<String, String>>();
+    let mut handles = Vec::new();
+    let mut wakes = Vec::new();
+    for (i, listener) in listeners.into_iter().enumerate() {
+        let wake = match sys::eventfd() {
+            Ok(fd) => fd,
+            Err(e) => return fail(format!("eventfd: {e}")),
+        };
+        wakes.push(wake);
+        let (tx, shared, cfg) = (tx.clone(), shared.clone(), cfg.clone());
+        let cpu = if pin { Some(cpus[i]) } else { None };
+        let h = std::thread::Builder::new()
+            .name(format!("ringhttpd-{i}"))
+            .spawn(move || {
+                worker_main(&cfg, use_uring, cpu, listener, wake, per_thread, shared, tx)
+            })
+            .expect("spawn worker thread");
+        handles.push(h);
+    }
+    drop(tx);
+
+    let mut first = None;
+    for _ in 0..handles.len() {
+        match rx.recv() {
+            Ok(Ok(desc)) => {
+                if first.is_none() {
+                    first = Some(desc);
+                } else if first.as_ref() != Some(&desc) {
+                    note.push_str(&format!(" (another worker: {desc})"));
+                }
+            }
+            Ok(Err(e)) => {
+                wakes.iter().for_each(|&w| worker::wake(w));
+                return fail(e);
+            }
+            Err(_) => return fail("a worker thread died during start-up"),
+        }
+    }
+    println!(
+        "ringhttpd: listening on http://{} threads={} max-conns={} root={} {}{}",
+        display_addr(addr),
+        cfg.threads,
+        per_thread * cfg.threads,
+        cfg.root.display(),
+        first.unwrap_or_default(),
+        note
+    );
+
+    let sig = sys::wait_signal(&signals);
+    eprintln!("ringhttpd: signal {sig}, finishing in-flight requests");
+    wakes.iter().for_each(|&w| worker::wake(w));
+    let mut ok = true;
+    for h in handles {
+        ok &= h.join().is_ok();
+    }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn display_addr(a: SocketAddr) -> String {
+    a.to_string()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn worker_main(
+    cfg: &Config,
+    use_uring: bool,
+    cpu: Option<usize>,
+    listener: RawFd,
+    wake: RawFd,
+    cap: usize,
+    shared: Arc<Shared>,
+    tx: mpsc::Sender<Result<String, String>>,
+) {
+    if let Some(cpu) = cpu {
+        // Best effort: an unpinned worker still works.
+        let _ = sys::pin_to(cpu);
+    }
+    if use_uring {
+        let entries = 1024;
+        match UringDriver::new(UringConfig {
+            entries,
+            pool: POOL,
+            allow: cfg.uring_features,
+        }) {
+            Ok(d) => return serve(d, listener, wake, cap, shared, tx),
+            Err(e) if cfg.backend == Backend::Uring => {
+                let _ = tx.send(Err(format!("--backend uring: {e}")));
+                return;
+            }
+            Err(e) => eprintln!("ringhttpd: io_uring failed on this worker ({e}); using epoll"),
+        }
+    }
+    match EpollDriver::new(POOL) {
+        Ok(d) => serve(d, listener, wake, cap, shared, tx),
+        Err(e) => {
+            let _ = tx.send(Err(format!("epoll: {e}")));
+        }
+    }
+}
+
+fn serve<D: Driver>(
+    d: D,
+    listener: RawFd,
+    wake: RawFd,
+    cap: usize,
+    shared: Arc<Shared>,
+    tx: mpsc::Sender<Result<String, String>>,
+) {
+    let desc = d.describe();
+    let mut w = Worker::new(d, listener, wake, cap, shared);
+    let _ = tx.send(Ok(desc));
+    drop(tx);
+    if let Err(e) = w.run() {
+        eprintln!("ringhttpd: worker stopped: {e}");
+    }
+}

@@ -1,0 +1,173 @@
+//! Command-line configuration. Hand-written: a dozen flags do not justify a dependency.
+//!
+//! Every bad input becomes an `Err(String)` that `main` prints as one line before exiting 2.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ringhttpd_ring::UringFeatures;
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// io_uring when it works, else epoll.
+    Auto,
+    Uring,
+    Epoll,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub root: PathBuf,
+    pub threads: usize,
+    pub backend: Backend,
+    /// Connections per process, split evenly across threads. `None`: derived from RLIMIT_NOFILE.
+    pub max_conns: Option<usize>,
+    pub uring_features: UringFeatures,
+    pub keepalive_timeout: Duration,
+    pub header_timeout: Duration,
+}
+
+pub const USAGE: &str = "\
+ringhttpd: thread-per-core HTTP/1.1 server driven by io_uring completions
+
+usage: ringhttpd [options]
+
+  --listen ADDR:PORT       address to listen on            (default 127.0.0.1:8080)
+  --root DIR               directory to serve              (default ./www)
+  --threads N              worker threads, one per core    (default: CPUs available)
+  --backend B              auto | uring | epoll            (default auto)
+  --max-conns N            connections per process         (default: from the open-files limit)
+  --uring-features MASK    all | 5.15 | -feature,...       (default all; env RINGHTTPD_URING_FEATURES)
+                           features: accept_multi recv_multi buf_ring defer_taskrun coop_taskrun
+  --keepalive-timeout S    idle keep-alive timeout, seconds (default 75)
+  --header-timeout S       time to receive a request head, seconds (default 60)
+  -h, --help               this text
+";
+
+impl Config {
+    pub fn from_args(args: impl IntoIterator<Item = String>) -> Result<Option<Config>, String> {
+        let mut cfg = Config {
+            listen: "127.0.0.1:8080".parse().expect("valid default"),
+            root: PathBuf::from("www"),
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            backend: Backend::Auto,
+            max_conns: None,
+            uring_features: UringFeatures::ALL,
+            keepalive_timeout: Duration::from_secs(75),
+            header_timeout: Duration::from_secs(60),
+        };
+        if let Ok(mask) = std::env::var("RINGHTTPD_URING_FEATURES") {
+            cfg.uring_features = UringFeatures::parse(&mask)
+                .map_err(|e| format!("RINGHTTPD_URING_FEATURES: {e}"))?;
+        }
+        let mut it = args.into_iter();
+        while let Some(arg) = it.next() {
+            let (flag, inline) = match arg.split_once('=') {
+                Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
+                _ => (arg.clone(), None),
+            };
+            if flag == "-h" || flag == "--help" {
+                return Ok(None);
+            }
+            let mut value = || -> Result<String, String> {
+                inline
+                    .clone()
+                    .or_else(|| it.next())
+                    .ok_or_else(|| format!("{flag} needs a value"))
+            };
+            match flag.as_str() {
+                "--listen" => {
+                    let v = value()?;
+                    cfg.listen = v
+                        .parse()
+                        .map_err(|_| format!("--listen: `{v}` is not an ADDR:PORT"))?;
+                }
+                "--root" => cfg.root = PathBuf::from(value()?),
+                "--threads" => cfg.threads = number(&flag, &value()?, 1, 1024)?,
+                "--backend" => {
+                    cfg.backend = match value()?.as_str() {
+                        "auto" => Backend::Auto,
+                        "uring" | "io_uring" => Backend::Uring,
+                        "epoll" => Backend::Epoll,
+                        other => {
+                            return Err(format!(
+                                "--backend: `{other}` is not one of auto, uring, epoll"
+                            ))
+                        }
+                    }
+                }
+                "--max-conns" => cfg.max_conns = Some(number(&flag, &value()?, 1, 10_000_000)?),
+                "--uring-features" => {
+                    cfg.uring_features = UringFeatures::parse(&value()?)
+                        .map_err(|e| format!("--uring-features: {e}"))?
+                }
+                "--keepalive-timeout" => {
+                    cfg.keepalive_timeout =
+                        Duration::from_secs(number(&flag, &value()?, 1, 86_400)? as u64)
+                }
+                "--header-timeout" => {
+                    cfg.header_timeout =
+                        Duration::from_secs(number(&flag, &value()?, 1, 86_400)? as u64)
+                }
+                _ => return Err(format!("unknown option `{arg}` (see --help)")),
+            }
+        }
+        Ok(Some(cfg))
+    }
+}
+
+fn number(flag: &str, v: &str, min: usize, max: usize) -> Result<usize, String> {
+    match v.parse::<usize>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(format!("{flag}: `{v}` is not a number in {min}..={max}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Option<Config>, String> {
+        Config::from_args(args.iter().map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn flags_are_read() {
+        let c = parse(&[
+            "--listen",
+            "0.0.0.0:9000",
+            "--threads=3",
+            "--backend",
+            "epoll",
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(c.listen.port(), 9000);
+        assert_eq!(c.threads, 3);
+        assert_eq!(c.backend, Backend::Epoll);
+        let c = parse(&["--uring-features", "5.15", "--max-conns", "10"])
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.uring_features, UringFeatures::LINUX_5_15);
+        assert_eq!(c.max_conns, Some(10));
+        assert!(parse(&["--help"]).unwrap().is_none());
+    }
+
+    #[test]
+    fn bad_input_is_explained() {
+        for (args, needle) in [
+            (&["--threads", "0"][..], "--threads"),
+            (&["--threads", "x"][..], "--threads"),
+            (&["--listen", "nowhere"][..], "ADDR:PORT"),
+            (&["--backend", "kqueue"][..], "kqueue"),
+            (&["--bogus"][..], "unknown option"),
+            (&["--root"][..], "needs a value"),
+            (&["--uring-features", "-nope"][..], "nope"),
+        ] {
+            let e = parse(args).unwrap_err();
+            assert!(e.contains(needle), "{args:?}: {e}");
+        }
+    }
+}

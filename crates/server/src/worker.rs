@@ -1,0 +1,763 @@
+//! One worker thread: a driver, a listener, and a slab of connections advanced by completions.
+//!
+//! Owns: every connection accepted on this thread's listener, from accept to close, and their
+//! buffers (taken from per-thread free lists). Nothing here is shared with other threads except
+//! the immutable [`Shared`] settings and the stop flag.
+//!
+//! A connection's life: accept -> recv armed -> bytes parsed in place from the driver's buffer
+//! -> responses appended to its output buffer -> one writev -> back to reading (keep-alive) or a
+//! lingering close. Bytes that cannot be parsed yet (a partial request, or requests that arrive
+//! while a write is in flight) are copied into the connection's input buffer.
+//!
+//! INVARIANT (slot lifetime): a slab slot is freed only when `ops == 0`, i.e. every operation
+//! submitted under its token has delivered its final completion (cancel included). The
+//! generation is bumped on free, so a completion that still names the old slot is dropped.
+//!
+//! INVARIANT (output stability): while `WRITING` is set, the connection's `OutBuf` (a `Box`, so
+//! its iovec does not move) and the bytes of its `data` are neither moved nor modified.
+
+use std::io;
+use std::os::fd::RawFd;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ringhttpd_http::{parse, Body, Header, HttpDate, Limits, Status};
+use ringhttpd_ring::{Completion, Driver, Errno, OpKind, Token};
+use slab::Slab;
+
+use crate::respond::{respond, respond_error, respond_status, After};
+
+/// Settings every worker reads; immutable after start.
+pub struct Shared {
+    pub limits: Limits,
+    pub keepalive_timeout: Duration,
+    pub header_timeout: Duration,
+}
+
+/// Worker-level operations use slots above any connection's.
+const ACCEPT_SLOT: u32 = u32::MAX;
+const TICK_SLOT: u32 = u32::MAX - 1;
+const BACKOFF_SLOT: u32 = u32::MAX - 2;
+const WAKE_SLOT: u32 = u32::MAX - 3;
+
+/// Header fields per request (431 beyond).
+const MAX_HEADERS: usize = 64;
+/// Stop parsing pipelined requests once this much output is queued; the rest waits in the input
+/// buffer until the write completes.
+const OUT_HIGH: usize = 64 * 1024;
+/// Stop receiving (cancel the recv) once this much input is stashed behind a write in flight.
+const IN_HIGH: usize = 32 * 1024;
+/// A peer that keeps sending past this while we hold its input is cut off.
+const IN_HARD: usize = 1 << 20;
+/// Buffers kept on the free lists are trimmed back to this capacity.
+const KEEP_CAPACITY: usize = 64 * 1024;
+/// Time allowed to write one response batch; time for a closing peer to finish sending.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(60);
+const LINGER_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long in-flight requests may take to finish after a stop request.
+const STOP_GRACE: Duration = Duration::from_secs(3);
+/// Wait before re-arming accept after EMFILE/ENFILE.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+mod flag {
+    pub const RECV_ARMED: u16 = 1 << 0;
+    pub const WRITING: u16 = 1 << 1;
+    /// Close requested: cancels issued, `close` follows once nothing else is in flight.
+    pub const CLOSING: u16 = 1 << 2;
+    pub const CLOSE_SENT: u16 = 1 << 3;
+    /// The response being written is the last one.
+    pub const CLOSE_AFTER_WRITE: u16 = 1 << 4;
+    /// The peer sent FIN.
+    pub const PEER_EOF: u16 = 1 << 5;
+    /// Receiving stopped on purpose (input backed up behind a write).
+    pub const PAUSED: u16 = 1 << 6;
+    /// Our side is shut down; input is read and discarded until EOF (lingering close).
+    pub const LINGER: u16 = 1 << 7;
+    /// A cancel for the armed recv is in flight.
+    pub const RECV_CANCELLING: u16 = 1 << 8;
+}
+
+/// Pending output of one connection. Boxed so the iovec's address is stable.
+struct OutBuf {
+    data: Vec<u8>,
+    sent: usize,
+    iov: [libc::iovec; 1],
+}
+
+struct Conn {
+    fd: RawFd,
+    flags: u16,
+    /// Operations in flight under this slot's token.
+    ops: u8,
+    /// Coarse deadline in seconds since the worker started.
+    deadline: u32,
+    /// Body bytes still to discard before the next request starts.
+    skip: u64,
+    /// Unparsed input (partial request, or requests waiting behind a write). Usually empty.
+    input: Vec<u8>,
+    out: Option<Box<OutBuf>>,
+}
+
+impl Conn {
+    fn has(&self, f: u16) -> bool {
+        self.flags & f != 0
+    }
+}
+
+/// Per-thread buffers and clocks, split from the driver so both can be borrowed at once.
+struct Ctx {
+    shared: Arc<Shared>,
+    date: HttpDate,
+    start: Instant,
+    /// Seconds since `start`, refreshed once per loop iteration.
+    now: u32,
+    in_free: Vec<Vec<u8>>,
+    // Boxes on purpose: an OutBuf's address is handed to the kernel (output-stability INVARIANT).
+    #[allow(clippy::vec_box)]
+    out_free: Vec<Box<OutBuf>>,
+}
+
+impl Ctx {
+    fn refresh_clock(&mut self) {
+        self.now = self.start.elapsed().as_secs() as u32;
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: clock_gettime writes only the timespec we pass.
+        unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) };
+        self.date.update(ts.tv_sec.max(0) as u64);
+    }
+
+    fn deadline(&self, after: Duration) -> u32 {
+        self.now.saturating_add(after.as_secs().max(1) as u32)
+    }
+
+    fn take_out(&mut self) -> Box<OutBuf> {
+        self.out_free.pop().unwrap_or_else(|| {
+            Box::new(OutBuf {
+                data: Vec::with_capacity(4096),
+                sent: 0,
+                iov: [libc::iovec {
+                    iov_base: std::ptr::null_mut(),
+                    iov_len: 0,
+                }],
+            })
+        })
+    }
+
+    fn give_out(&mut self, mut o: Box<OutBuf>) {
+        o.data.clear();
+        o.data.shrink_to(KEEP_CAPACITY);
+        o.sent = 0;
+        self.out_free.push(o);
+    }
+
+    fn take_in(&mut self) -> Vec<u8> {
+        self.in_free
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(4096))
+    }
+
+    fn give_in(&mut self, mut v: Vec<u8>) {
+        if v.capacity() == 0 {
+            return;
+        }
+        v.clear();
+        v.shrink_to(KEEP_CAPACITY);
+        self.in_free.push(v);
+    }
+}
+
+/// Counters for the exit report.
+#[derive(Default, Debug)]
+pub struct Stats {
+    pub accepted: u64,
+    pub rejected: u64,
+    pub requests: u64,
+    pub timeouts: u64,
+    pub stale: u64,
+}
+
+pub struct Worker<D: Driver> {
+    d: D,
+    listener: RawFd,
+    wake: RawFd,
+    conns: Slab<Conn>,
+    gens: Vec<u16>,
+    cap: usize,
+    ctx: Ctx,
+    starved: Vec<u32>,
+    accept_armed: bool,
+    accept_backoff: bool,
+    stopping: Option<Instant>,
+    pub stats: Stats,
+}
+
+impl<D: Driver> Worker<D> {
+    /// `listener` is a bound, listening, non-blocking socket; `wake` an eventfd that is written
+    /// once to ask this worker to stop. The worker owns and closes both.
+    pub fn new(d: D, listener: RawFd, wake: RawFd, cap: usize, shared: Arc<Shared>) -> Self {
+        let now = Instant::now();
+        let mut ctx = Ctx {
+            shared,
+            date: HttpDate::new(0),
+            start: now,
+            now: 0,
+            in_free: Vec::new(),
+            out_free: Vec::new(),
+        };
+        ctx.refresh_clock();
+        Worker {
+            d,
+            listener,
+            wake,
+            conns: Slab::with_capacity(cap),
+            gens: vec![0; cap],
+            cap,
+            ctx,
+            starved: Vec::new(),
+            accept_armed: false,
+            accept_backoff: false,
+            stopping: None,
+            stats: Stats::default(),
+        }
+    }
+
+    fn token(&self, key: usize, kind: OpKind) -> Token {
+        Token::new(key as u32, self.gens[key], kind)
+    }
+
+    pub fn run(&mut self) -> io::Result<()> {
+        self.arm_accept();
+        self.d.timeout(
+            Duration::from_secs(1),
+            Token::new(TICK_SLOT, 0, OpKind::Timeout),
+        );
+        self.d
+            .poll_readable(self.wake, Token::new(WAKE_SLOT, 0, OpKind::Poll));
+        let mut events: Vec<Completion> = Vec::with_capacity(1024);
+        loop {
+            self.d.wait(&mut events)?;
+            self.ctx.refresh_clock();
+            for c in events.drain(..) {
+                self.dispatch(c);
+            }
+            // Receives that ran out of pool buffers are re-armed now that this batch's buffers
+            // have been released.
+            for key in std::mem::take(&mut self.starved) {
+                let key = key as usize;
+                if let Some(conn) = self.conns.get(key) {
+                    if !conn.has(flag::CLOSING | flag::RECV_ARMED | flag::PAUSED | flag::PEER_EOF) {
+                        self.arm_recv(key);
+                    }
+                }
+            }
+            if let Some(since) = self.stopping {
+                if self.conns.is_empty() || since.elapsed() > STOP_GRACE {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn dispatch(&mut self, c: Completion) {
+        let t = c.token;
+        match t.slot {
+            ACCEPT_SLOT => {
+                if t.kind == OpKind::Accept {
+                    self.on_accept(c)
+                }
+            }
+            TICK_SLOT => self.on_tick(),
+            BACKOFF_SLOT => {
+                self.accept_backoff = false;
+                self.arm_accept();
+            }
+            WAKE_SLOT => self.begin_stop(),
+            slot => {
+                let key = slot as usize;
+                if key >= self.cap || self.gens[key] != t.generation || !self.conns.contains(key) {
+                    // A completion for a slot already freed and reused (cannot happen while the
+                    // slot-lifetime INVARIANT holds; counted, never dispatched).
+                    self.stats.stale += 1;
+                    if let Some(id) = c.buf {
+                        self.d.release(id);
+                    }
+                    return;
+                }
+                match t.kind {
+                    OpKind::Recv => self.on_recv(key, c),
+                    OpKind::Write => self.on_write(key, c),
+                    OpKind::Cancel => self.conns[key].ops -= 1,
+                    OpKind::Close => self.conns[key].ops -= 1,
+                    _ => {}
+                }
+                self.settle(key);
+            }
+        }
+    }
+
+    // ---- accepting ----
+
+    fn arm_accept(&mut self) {
+        if !self.accept_armed && !self.accept_backoff && self.stopping.is_none() {
+            self.accept_armed = true;
+            self.d
+                .accept_multi(self.listener, Token::new(ACCEPT_SLOT, 0, OpKind::Accept));
+        }
+    }
+
+    fn on_accept(&mut self, c: Completion) {
+        if !c.more {
+            self.accept_armed = false;
+        }
+        match c.result {
+            Ok(fd) => {
+                let fd = fd as RawFd;
+                if self.stopping.is_some() || self.conns.len() >= self.cap {
+                    // Over the limit: close at once, existing connections are not disturbed.
+                    self.stats.rejected += 1;
+                    // SAFETY: fd was just accepted and is owned by nobody else.
+                    unsafe { libc::close(fd) };
+                } else {
+                    self.stats.accepted += 1;
+                    let deadline = self.ctx.deadline(self.ctx.shared.header_timeout);
+                    let key = self.conns.insert(Conn {
+                        fd,
+                        flags: 0,
+                        ops: 0,
+                        deadline,
+                        skip: 0,
+                        input: Vec::new(),
+                        out: None,
+                    });
+                    self.arm_recv(key);
+                }
+            }
+            Err(Errno::EMFILE) | Err(Errno::ENFILE) | Err(Errno(libc::ENOBUFS | libc::ENOMEM)) => {
+                // Out of descriptors or memory: back off instead of spinning on the error.
+                if !self.accept_backoff {
+                    self.accept_backoff = true;
+                    self.d
+                        .timeout(ACCEPT_BACKOFF, Token::new(BACKOFF_SLOT, 0, OpKind::Timeout));
+                }
+            }
+            Err(_) => {}
+        }
+        if !c.more {
+            self.arm_accept();
+        }
+    }
+
+    // ---- receiving ----
+
+    fn arm_recv(&mut self, key: usize) {
+        let t = self.token(key, OpKind::Recv);
+        let conn = &mut self.conns[key];
+        conn.flags |= flag::RECV_ARMED;
+        conn.flags &= !flag::PAUSED;
+        conn.ops += 1;
+        self.d.recv_multi(conn.fd, t);
+    }
+
+    fn cancel_recv(&mut self, key: usize) {
+        let (target, t) = (
+            self.token(key, OpKind::Recv),
+            self.token(key, OpKind::Cancel),
+        );
+        let conn = &mut self.conns[key];
+        if conn.has(flag::RECV_ARMED) && !conn.has(flag::RECV_CANCELLING) {
+            conn.flags |= flag::RECV_CANCELLING;
+            conn.ops += 1;
+            self.d.cancel(conn.fd, target, t);
+        }
+    }
+
+    fn on_recv(&mut self, key: usize, c: Completion) {
+        let conn = &mut self.conns[key];
+        if !c.more {
+            conn.flags &= !(flag::RECV_ARMED | flag::RECV_CANCELLING);
+            conn.ops -= 1;
+        }
+        match c.result {
+            Ok(0) => {
+                conn.flags |= flag::PEER_EOF;
+                return;
+            }
+            Ok(n) => {
+                let id = c.buf.expect("a successful receive carries a buffer");
+                if !conn.has(flag::CLOSING | flag::LINGER) {
+                    let data = self.d.buffer(id, n as usize);
+                    Self::take_input(conn, &mut self.ctx, &mut self.stats, data);
+                }
+                self.d.release(id);
+            }
+            Err(Errno::ENOBUFS) => {
+                self.starved.push(key as u32);
+                return;
+            }
+            Err(Errno::ECANCELED) => return,
+            Err(_) => {
+                self.begin_close(key, true);
+                return;
+            }
+        }
+        let conn = &mut self.conns[key];
+        if conn.input.len() > IN_HARD {
+            self.begin_close(key, true);
+            return;
+        }
+        if conn.has(flag::WRITING) && conn.input.len() > IN_HIGH && !conn.has(flag::PAUSED) {
+            // Backpressure: stop reading until the peer reads what we have for it.
+            conn.flags |= flag::PAUSED;
+            self.cancel_recv(key);
+        }
+        if !c.more {
+            let conn = &self.conns[key];
+            if !conn.has(flag::CLOSING | flag::PAUSED | flag::PEER_EOF | flag::RECV_ARMED) {
+                self.arm_recv(key);
+            }
+        }
+    }
+
+    /// Handle freshly received bytes: parse them in place when nothing is pending, otherwise
+    /// append them to the connection's input.
+    fn take_input(conn: &mut Conn, ctx: &mut Ctx, stats: &mut Stats, mut data: &[u8]) {
+        if conn.skip > 0 && conn.input.is_empty() {
+            let k = conn.skip.min(data.len() as u64) as usize;
+            conn.skip -= k as u64;
+            data = &data[k..];
+        }
+        if data.is_empty() || conn.has(flag::CLOSE_AFTER_WRITE) {
+            return;
+        }
+        if conn.has(flag::WRITING) || !conn.input.is_empty() {
+            Self::stash(conn, ctx, data);
+            if !conn.has(flag::WRITING) {
+                Self::process_stashed(conn, ctx, stats);
+            }
+            return;
+        }
+        let used = Self::process(conn, ctx, stats, data);
+        if used < data.len() && !conn.has(flag::CLOSE_AFTER_WRITE) {
+            Self::stash(conn, ctx, &data[used..]);
+        }
+    }
+
+    fn stash(conn: &mut Conn, ctx: &mut Ctx, data: &[u8]) {
+        if conn.input.capacity() == 0 {
+            conn.input = ctx.take_in();
+            // A request starts arriving: the head must be complete by the header deadline
+            // (slowloris), however slowly it trickles in.
+            if !conn.has(flag::WRITING) {
+                conn.deadline = ctx.deadline(ctx.shared.header_timeout);
+            }
+        }
+        conn.input.extend_from_slice(data);
+    }
+
+    fn process_stashed(conn: &mut Conn, ctx: &mut Ctx, stats: &mut Stats) {
+        let mut input = std::mem::take(&mut conn.input);
+        if conn.skip > 0 {
+            let k = conn.skip.min(input.len() as u64) as usize;
+            conn.skip -= k as u64;
+            input.drain(..k);
+        }
+        let used = if conn.has(flag::CLOSE_AFTER_WRITE) {
+            input.len()
+        } else {
+            Self::process(conn, ctx, stats, &input)
+        };
+        input.drain(..used);
+        if input.is_empty() || conn.has(flag::CLOSE_AFTER_WRITE) {
+            ctx.give_in(input);
+        } else {
+            conn.input = input;
+        }
+    }
+
+    /// Parse and answer every complete request at the start of `data`; returns bytes consumed.
+    /// Responses are appended to the connection's output buffer.
+    fn process(conn: &mut Conn, ctx: &mut Ctx, stats: &mut Stats, data: &[u8]) -> usize {
+        let mut pos = 0;
+        while pos < data.len() && !conn.has(flag::CLOSE_AFTER_WRITE) {
+            if conn.out.as_ref().is_some_and(|o| o.data.len() >= OUT_HIGH) {
+                break;
+            }
+            let mut headers = [Header::default(); MAX_HEADERS];
+            let parsed = parse(&data[pos..], &mut headers, &ctx.shared.limits);
+            let out = &mut conn.out.get_or_insert_with(|| ctx.take_out()).data;
+            match parsed {
+                Ok(Status::Partial) => break,
+                Ok(Status::Complete(req)) => {
+                    stats.requests += 1;
+                    pos += req.head_len;
+                    let mut must_close = false;
+                    match req.body {
+                        Body::None => {}
+                        Body::Length(n) => {
+                            if req.expect_continue {
+                                // The client waits for 100 Continue before sending the body; we
+                                // answer without it, so the body may or may not follow: the
+                                // framing is ambiguous and the connection must end.
+                                must_close = true;
+                            } else {
+                                let k = n.min((data.len() - pos) as u64);
+                                pos += k as usize;
+                                conn.skip = n - k;
+                            }
+                        }
+                        Body::Chunked => {
+                            // TODO(issue 3): chunked request bodies; until then answer 501.
+                            respond_status(out, &ctx.date, 501, "chunked request bodies");
+                            conn.flags |= flag::CLOSE_AFTER_WRITE;
+                            break;
+                        }
+                    }
+                    if respond(out, &ctx.date, &req, must_close) == After::Close {
+                        conn.flags |= flag::CLOSE_AFTER_WRITE;
+                    }
+                }
+                Err(e) => {
+                    respond_error(out, &ctx.date, &e);
+                    conn.flags |= flag::CLOSE_AFTER_WRITE;
+                    pos = data.len();
+                }
+            }
+            if conn.skip > 0 {
+                break;
+            }
+        }
+        pos
+    }
+
+    // ---- writing ----
+
+    fn start_write(&mut self, key: usize) {
+        let t = self.token(key, OpKind::Write);
+        let conn = &mut self.conns[key];
+        let Some(out) = conn.out.as_mut() else { return };
+        if out.data.len() == out.sent {
+            return;
+        }
+        out.iov[0] = libc::iovec {
+            iov_base: out.data[out.sent..].as_ptr() as *mut libc::c_void,
+            iov_len: out.data.len() - out.sent,
+        };
+        conn.flags |= flag::WRITING;
+        conn.ops += 1;
+        conn.deadline = self.ctx.deadline(WRITE_TIMEOUT);
+        // SAFETY: output-stability INVARIANT: the boxed OutBuf and its bytes stay untouched while
+        // WRITING is set, which lasts until this write's completion is dispatched; the slot (and so
+        // the box) is not freed before then (slot-lifetime INVARIANT).
+        unsafe { self.d.writev(conn.fd, out.iov.as_ptr(), 1, t) };
+    }
+
+    fn on_write(&mut self, key: usize, c: Completion) {
+        let conn = &mut self.conns[key];
+        conn.flags &= !flag::WRITING;
+        conn.ops -= 1;
+        let n = match c.result {
+            Ok(n) if n > 0 => n as usize,
+            _ => {
+                // Peer reset, or our cancel: nothing more can be written.
+                self.begin_close(key, true);
+                return;
+            }
+        };
+        let out = conn
+            .out
+            .as_mut()
+            .expect("a write in flight has an output buffer");
+        out.sent += n;
+        if out.sent < out.data.len() {
+            self.start_write(key); // partial write: resume where it stopped
+            return;
+        }
+        let out = conn.out.take().expect("checked above");
+        self.ctx.give_out(out);
+        if conn.has(flag::CLOSE_AFTER_WRITE) {
+            self.linger(key);
+            return;
+        }
+        // Requests that arrived while we were writing.
+        if !conn.input.is_empty() {
+            Self::process_stashed(conn, &mut self.ctx, &mut self.stats);
+        }
+        if conn.input.is_empty() {
+            conn.deadline = self.ctx.deadline(self.ctx.shared.keepalive_timeout);
+        }
+    }
+
+    /// Graceful close after the last response: shut our side, read until the peer's FIN so
+    /// unread input does not turn into a reset that destroys the response in flight.
+    fn linger(&mut self, key: usize) {
+        let conn = &mut self.conns[key];
+        if conn.has(flag::PEER_EOF) {
+            self.begin_close(key, false);
+            return;
+        }
+        // SAFETY: shutdown on a socket we own; no memory involved.
+        unsafe { libc::shutdown(conn.fd, libc::SHUT_WR) };
+        conn.flags |= flag::LINGER;
+        conn.deadline = self.ctx.deadline(LINGER_TIMEOUT);
+        let input = std::mem::take(&mut conn.input);
+        self.ctx.give_in(input);
+        if !conn.has(flag::RECV_ARMED) {
+            self.arm_recv(key);
+        }
+    }
+
+    // ---- closing ----
+
+    /// Start closing: cancel what is armed; `settle` submits the close once nothing is in flight.
+    /// `abort` also cancels a write in flight (peer gone, timeout, stop).
+    fn begin_close(&mut self, key: usize, abort: bool) {
+        if self.conns[key].has(flag::CLOSING) {
+            return;
+        }
+        self.conns[key].flags |= flag::CLOSING;
+        self.cancel_recv(key);
+        if abort && self.conns[key].has(flag::WRITING) {
+            let (target, t) = (
+                self.token(key, OpKind::Write),
+                self.token(key, OpKind::Cancel),
+            );
+            let conn = &mut self.conns[key];
+            conn.ops += 1;
+            self.d.cancel(conn.fd, target, t);
+        }
+    }
+
+    /// After any completion for `key`: start the next step the connection is ready for.
+    fn settle(&mut self, key: usize) {
+        let conn = &mut self.conns[key];
+        if conn.has(flag::CLOSING) {
+            if !conn.has(flag::CLOSE_SENT) && !conn.has(flag::RECV_ARMED | flag::WRITING) {
+                conn.flags |= flag::CLOSE_SENT;
+                conn.ops += 1;
+                let t = self.token(key, OpKind::Close);
+                let fd = self.conns[key].fd;
+                self.d.close(fd, t);
+            } else if conn.has(flag::CLOSE_SENT) && conn.ops == 0 {
+                let conn = self.conns.remove(key);
+                if let Some(out) = conn.out {
+                    self.ctx.give_out(out);
+                }
+                self.ctx.give_in(conn.input);
+                self.gens[key] = self.gens[key].wrapping_add(1);
+            }
+            return;
+        }
+        if conn.has(flag::LINGER) {
+            if conn.has(flag::PEER_EOF) {
+                self.begin_close(key, false);
+                self.settle(key);
+            }
+            return;
+        }
+        if !conn.has(flag::WRITING) && conn.out.as_ref().is_some_and(|o| o.data.len() > o.sent) {
+            self.start_write(key);
+            return;
+        }
+        let conn = &mut self.conns[key];
+        if conn.has(flag::PAUSED) && conn.input.len() < IN_HIGH && !conn.has(flag::RECV_ARMED) {
+            self.arm_recv(key);
+            return;
+        }
+        if !conn.has(flag::WRITING) {
+            if let Some(out) = conn.out.take() {
+                self.ctx.give_out(out); // nothing queued: return the buffer
+            }
+            if conn.has(flag::PEER_EOF) {
+                // The peer is done sending and everything it asked for has been answered.
+                self.begin_close(key, false);
+                self.settle(key);
+            } else if self.stopping.is_some() && conn.input.is_empty() {
+                self.begin_close(key, false);
+                self.settle(key);
+            }
+        }
+    }
+
+    // ---- timers and stopping ----
+
+    fn on_tick(&mut self) {
+        let now = self.ctx.now;
+        let mut expired = Vec::new();
+        for (key, conn) in self.conns.iter() {
+            if conn.deadline <= now && !conn.has(flag::CLOSING) {
+                expired.push(key);
+            }
+        }
+        for key in expired {
+            self.stats.timeouts += 1;
+            self.begin_close(key, true);
+            self.settle(key);
+        }
+        if self.stopping.is_none() || !self.conns.is_empty() {
+            self.d.timeout(
+                Duration::from_secs(1),
+                Token::new(TICK_SLOT, 0, OpKind::Timeout),
+            );
+        }
+    }
+
+    fn begin_stop(&mut self) {
+        if self.stopping.is_some() {
+            return;
+        }
+        self.stopping = Some(Instant::now());
+        // Stop accepting: closing the listener ends its accept (ECANCELED or an error).
+        if self.accept_armed {
+            self.d.cancel(
+                self.listener,
+                Token::new(ACCEPT_SLOT, 0, OpKind::Accept),
+                Token::new(ACCEPT_SLOT, 0, OpKind::Cancel),
+            );
+        }
+        let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
+        for key in keys {
+            let conn = &mut self.conns[key];
+            if conn.has(flag::WRITING) || !conn.input.is_empty() {
+                conn.flags |= flag::CLOSE_AFTER_WRITE; // finish what is in flight, then close
+            } else {
+                self.begin_close(key, false);
+            }
+            self.settle(key);
+        }
+    }
+}
+
+impl<D: Driver> Drop for Worker<D> {
+    fn drop(&mut self) {
+        // SAFETY: the worker owns both fds and closes them once. The driver (dropped after this)
+        // tears down whatever is still in flight.
+        unsafe {
+            libc::close(self.listener);
+            libc::close(self.wake);
+        }
+    }
+}
+
+/// Ask a worker to stop by writing its eventfd.
+pub fn wake(fd: RawFd) {
+    let one: u64 = 1;
+    // SAFETY: writes 8 bytes from a live u64 to an eventfd.
+    unsafe { libc::write(fd, (&one as *const u64).cast(), 8) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_struct_stays_small() {
+        // Budget for issue 2; issue 5 tightens it.
+        let size = std::mem::size_of::<Conn>();
+        eprintln!("size_of::<Conn>() = {size}");
+        assert!(size <= 64, "Conn grew to {size} bytes");
+    }
+}
