@@ -196,3 +196,45 @@ pub fn eventfd() -> io::Result<RawFd> {
     // SAFETY: eventfd has no memory preconditions.
     cvt(unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepted_sockets_inherit_tcp_nodelay() {
+        // The worker relies on this instead of one setsockopt per connection.
+        let l = listener("127.0.0.1:0".parse().unwrap()).unwrap();
+        let port = local_port(l).unwrap();
+        let _c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let mut fd = -1;
+        for _ in 0..100 {
+            // SAFETY: accept4 with null address pointers is allowed.
+            fd = unsafe { libc::accept4(l, std::ptr::null_mut(), std::ptr::null_mut(), 0) };
+            if fd >= 0 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(fd >= 0, "accept failed");
+        let mut v: libc::c_int = 0;
+        let mut len = size_of::<libc::c_int>() as u32;
+        // SAFETY: getsockopt writes at most `len` bytes into `v`.
+        let r = unsafe {
+            libc::getsockopt(
+                fd,
+                libc::IPPROTO_TCP,
+                libc::TCP_NODELAY,
+                (&mut v as *mut libc::c_int).cast(),
+                &mut len,
+            )
+        };
+        assert_eq!(r, 0);
+        assert_ne!(v, 0, "accepted socket lost TCP_NODELAY");
+        // SAFETY: closing fds this test owns.
+        unsafe {
+            libc::close(fd);
+            libc::close(l);
+        }
+    }
+}
