@@ -257,6 +257,61 @@ fn max_conns_refuses_extra_without_disturbing(mode: Mode) {
     }
 }
 
+fn fd_exhaustion_backs_off_and_recovers(mode: Mode) {
+    let server = Server::start_with(mode, &["--threads", "1"]);
+    let pid = server.child.id() as i32;
+    let open_fds = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .count() as u64;
+    // Leave the server room for three more descriptors.
+    let lim = libc::rlimit {
+        rlim_cur: open_fds + 3,
+        rlim_max: open_fds + 3,
+    };
+    // SAFETY: prlimit on our child with a pointer to a live rlimit; old value not requested.
+    let r = unsafe { libc::prlimit(pid, libc::RLIMIT_NOFILE, &lim, std::ptr::null_mut()) };
+    assert_eq!(r, 0, "prlimit: {}", std::io::Error::last_os_error());
+
+    let mut served = Vec::new();
+    for _ in 0..3 {
+        let mut s = server.connect();
+        s.write_all(&get("/hello")).unwrap();
+        assert_eq!(read_response(&mut s, false).unwrap().status, 200);
+        served.push(s);
+    }
+    // These complete the TCP handshake in the kernel but cannot be accepted (EMFILE).
+    let mut waiting: Vec<TcpStream> = (0..5).map(|_| server.connect()).collect();
+    for s in &mut waiting {
+        s.write_all(&get("/hello")).unwrap();
+    }
+    let cpu = || {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        let f: Vec<u64> = stat
+            .rsplit(')')
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        f[10] + f[11] // utime + stime, in clock ticks (fields 14 and 15 of stat)
+    };
+    let c0 = cpu();
+    std::thread::sleep(Duration::from_secs(1));
+    let spent = cpu() - c0;
+    // SAFETY: sysconf has no memory preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+    assert!(
+        spent * 4 < ticks,
+        "server spun on EMFILE: {spent} of {ticks} ticks in 1 s"
+    );
+    // Free descriptors: the waiting clients are accepted and answered.
+    drop(served);
+    for (i, s) in waiting.iter_mut().enumerate().take(3) {
+        let r = read_response(s, false).unwrap_or_else(|e| panic!("waiting client {i}: {e}"));
+        assert_eq!(r.status, 200);
+    }
+}
+
 fn idle_timeout_closes(mode: Mode) {
     let server = Server::start_with(mode, &["--keepalive-timeout", "1"]);
     let mut s = server.connect();
@@ -312,6 +367,7 @@ per_mode!(
     reset_mid_response_leaves_server_healthy,
     many_concurrent_connections,
     max_conns_refuses_extra_without_disturbing,
+    fd_exhaustion_backs_off_and_recovers,
     idle_timeout_closes,
     sigterm_exits_cleanly,
 );
