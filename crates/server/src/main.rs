@@ -90,11 +90,8 @@ fn main() -> ExitCode {
     let use_uring = match cfg.backend {
         Backend::Epoll => false,
         Backend::Uring => true,
-        Backend::Auto => match UringDriver::new(UringConfig {
-            entries: 8,
-            pool: PoolConfig { count: 1, size: 64 },
-            allow: cfg.uring_features,
-        }) {
+        // The probe is a ring like the workers' own, so memlock limits are met here first.
+        Backend::Auto => match UringDriver::new(uring_config(&cfg)) {
             Ok(_) => true,
             Err(e) => {
                 note = format!(" (io_uring unavailable, using epoll: {e})");
@@ -170,6 +167,14 @@ fn main() -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+fn uring_config(cfg: &Config) -> UringConfig {
+    UringConfig {
+        entries: 1024,
+        pool: POOL,
+        allow: cfg.uring_features,
     }
 }
 
