@@ -20,9 +20,11 @@
 
 mod date;
 mod response;
+mod target;
 
 pub use date::HttpDate;
 pub use response::{reason, write_status_line};
+pub use target::{normalize_path, NormalPath, PathError};
 
 /// Empty lines skipped before a request line.
 pub const MAX_LEADING_EMPTY_LINES: usize = 4;

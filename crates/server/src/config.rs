@@ -27,6 +27,8 @@ pub struct Config {
     pub uring_features: UringFeatures,
     pub keepalive_timeout: Duration,
     pub header_timeout: Duration,
+    /// File cache budget per process, in bytes, split across threads.
+    pub cache_size: usize,
 }
 
 pub const USAGE: &str = "\
@@ -43,6 +45,7 @@ usage: ringhttpd [options]
                            features: accept_multi recv_multi buf_ring defer_taskrun coop_taskrun
   --keepalive-timeout S    idle keep-alive timeout, seconds (default 75)
   --header-timeout S       time to receive a request head, seconds (default 60)
+  --cache-size MIB         file cache memory bound per process (default 64)
   -h, --help               this text
 ";
 
@@ -57,6 +60,7 @@ impl Config {
             uring_features: UringFeatures::ALL,
             keepalive_timeout: Duration::from_secs(75),
             header_timeout: Duration::from_secs(60),
+            cache_size: 64 << 20,
         };
         if let Ok(mask) = std::env::var("RINGHTTPD_URING_FEATURES") {
             cfg.uring_features = UringFeatures::parse(&mask)
@@ -111,6 +115,7 @@ impl Config {
                     cfg.header_timeout =
                         Duration::from_secs(number(&flag, &value()?, 1, 86_400)? as u64)
                 }
+                "--cache-size" => cfg.cache_size = number(&flag, &value()?, 1, 1 << 20)? << 20,
                 _ => return Err(format!("unknown option `{arg}` (see --help)")),
             }
         }

@@ -6,6 +6,8 @@
 //! requests have been answered (at most a few seconds).
 
 mod config;
+mod files;
+mod out;
 mod respond;
 mod sys;
 mod worker;
@@ -17,6 +19,7 @@ use std::sync::mpsc;
 use std::sync::Arc;
 
 use config::{Backend, Config};
+use files::FileCache;
 use ringhttpd_http::Limits;
 use ringhttpd_ring::{Driver, EpollDriver, PoolConfig, UringConfig, UringDriver};
 use worker::{Shared, Worker};
@@ -204,7 +207,7 @@ fn worker_main(
             pool: POOL,
             allow: cfg.uring_features,
         }) {
-            Ok(d) => return serve(d, listener, wake, cap, shared, tx),
+            Ok(d) => return serve(cfg, d, listener, wake, cap, shared, tx),
             Err(e) if cfg.backend == Backend::Uring => {
                 let _ = tx.send(Err(format!("--backend uring: {e}")));
                 return;
@@ -213,7 +216,7 @@ fn worker_main(
         }
     }
     match EpollDriver::new(POOL) {
-        Ok(d) => serve(d, listener, wake, cap, shared, tx),
+        Ok(d) => serve(cfg, d, listener, wake, cap, shared, tx),
         Err(e) => {
             let _ = tx.send(Err(format!("epoll: {e}")));
         }
@@ -221,6 +224,7 @@ fn worker_main(
 }
 
 fn serve<D: Driver>(
+    cfg: &Config,
     d: D,
     listener: RawFd,
     wake: RawFd,
@@ -228,8 +232,15 @@ fn serve<D: Driver>(
     shared: Arc<Shared>,
     tx: mpsc::Sender<Result<String, String>>,
 ) {
-    let desc = d.describe();
-    let mut w = Worker::new(d, listener, wake, cap, shared);
+    let files = match FileCache::new(&cfg.root, cfg.cache_size / cfg.threads) {
+        Ok(f) => f,
+        Err(e) => {
+            let _ = tx.send(Err(format!("--root {}: {e}", cfg.root.display())));
+            return;
+        }
+    };
+    let desc = format!("{} {}", d.describe(), files.describe());
+    let mut w = Worker::new(d, listener, wake, cap, shared, files);
     let _ = tx.send(Ok(desc));
     drop(tx);
     if let Err(e) = w.run() {

@@ -1,7 +1,18 @@
-//! Building responses: routing to the built-in handlers and writing heads into a connection's
-//! output buffer. No I/O, no allocation beyond the reused output buffer's capacity.
+//! Building responses: routing to the built-in handlers and the file cache, writing heads into a
+//! connection's output buffer and file bodies as references. No I/O on a cache hit, and no
+//! allocation on the `/hello` and cache-hit paths beyond the reused output buffer's capacity.
 
-use ringhttpd_http::{write_status_line, Error, HttpDate, Method, Request, Version};
+use std::rc::Rc;
+
+use ringhttpd_http::{
+    normalize_path, write_status_line, Error, HttpDate, Method, Request, Version,
+};
+
+use crate::files::negotiate::{
+    choose_coding, evaluate, if_range_holds, parse_range, Coding, Conditions, Precondition, Range,
+};
+use crate::files::{FileCache, FileEntry, Lookup, MAX_PATH};
+use crate::out::OutBuf;
 
 pub const SERVER: &[u8] = b"ringhttpd";
 const HELLO: &[u8] = b"Hello, World!";
@@ -13,7 +24,7 @@ pub enum After {
     Close,
 }
 
-fn push_usize(out: &mut Vec<u8>, mut n: usize) {
+fn push_num(out: &mut Vec<u8>, mut n: u64) {
     let mut tmp = [0u8; 20];
     let mut i = tmp.len();
     loop {
@@ -27,31 +38,6 @@ fn push_usize(out: &mut Vec<u8>, mut n: usize) {
     out.extend_from_slice(&tmp[i..]);
 }
 
-/// Status line and the headers every response carries, up to (not including) the blank line.
-fn head(
-    out: &mut Vec<u8>,
-    date: &HttpDate,
-    status: u16,
-    content_type: &[u8],
-    len: usize,
-    conn: Connection,
-) {
-    write_status_line(out, status);
-    out.extend_from_slice(b"Server: ");
-    out.extend_from_slice(SERVER);
-    out.extend_from_slice(b"\r\nDate: ");
-    out.extend_from_slice(date.as_bytes());
-    out.extend_from_slice(b"\r\nContent-Type: ");
-    out.extend_from_slice(content_type);
-    out.extend_from_slice(b"\r\nContent-Length: ");
-    push_usize(out, len);
-    out.extend_from_slice(match conn {
-        Connection::Default => b"\r\n",
-        Connection::Close => b"\r\nConnection: close\r\n",
-        Connection::KeepAlive => b"\r\nConnection: keep-alive\r\n",
-    });
-}
-
 /// Which `Connection` header the response needs.
 #[derive(Copy, Clone)]
 enum Connection {
@@ -60,6 +46,48 @@ enum Connection {
     Close,
     /// HTTP/1.0 client that asked for keep-alive.
     KeepAlive,
+}
+
+/// Status line, `Server` and `Date`.
+fn start(out: &mut Vec<u8>, date: &HttpDate, status: u16) {
+    write_status_line(out, status);
+    out.extend_from_slice(b"Server: ");
+    out.extend_from_slice(SERVER);
+    out.extend_from_slice(b"\r\nDate: ");
+    out.extend_from_slice(date.as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+/// `Content-Length`, `Connection` and the blank line.
+fn finish(out: &mut Vec<u8>, len: u64, conn: Connection) {
+    out.extend_from_slice(b"Content-Length: ");
+    push_num(out, len);
+    out.extend_from_slice(match conn {
+        Connection::Default => b"\r\n\r\n",
+        Connection::Close => b"\r\nConnection: close\r\n\r\n",
+        Connection::KeepAlive => b"\r\nConnection: keep-alive\r\n\r\n",
+    });
+}
+
+/// A short plain-text response with `extra` header lines (each ending in CRLF).
+fn simple(
+    out: &mut Vec<u8>,
+    date: &HttpDate,
+    status: u16,
+    extra: &[&[u8]],
+    body: &[u8],
+    conn: Connection,
+    head_only: bool,
+) {
+    start(out, date, status);
+    out.extend_from_slice(b"Content-Type: text/plain; charset=utf-8\r\n");
+    for e in extra {
+        out.extend_from_slice(e);
+    }
+    finish(out, body.len() as u64, conn);
+    if !head_only {
+        out.extend_from_slice(body);
+    }
 }
 
 fn connection_for(req: &Request<'_, '_>, close: bool) -> Connection {
@@ -73,7 +101,7 @@ fn connection_for(req: &Request<'_, '_>, close: bool) -> Connection {
 /// The path of an origin-form or absolute-form target.
 fn path_of<'a>(req: &Request<'a, '_>) -> &'a [u8] {
     let p = req.path();
-    if p.first() == Some(&b'/') {
+    if p.first() == Some(&b'/') || p == b"*" {
         return p;
     }
     // absolute-form: skip "scheme://authority".
@@ -91,35 +119,91 @@ fn path_of<'a>(req: &Request<'a, '_>) -> &'a [u8] {
 /// Answer one parsed request. `must_close` forces `Connection: close` (e.g. a body we will not
 /// read after `Expect: 100-continue`).
 pub fn respond(
-    out: &mut Vec<u8>,
+    out: &mut OutBuf,
     date: &HttpDate,
+    files: &mut FileCache,
+    now: u32,
     req: &Request<'_, '_>,
     must_close: bool,
 ) -> After {
     let close = must_close || !req.keep_alive;
     let conn = connection_for(req, close);
-    let with_body = req.method != Method::Head;
-    match (path_of(req), req.method) {
-        (b"/hello", Method::Get | Method::Head) => {
-            head(out, date, 200, b"text/plain", HELLO.len(), conn);
-            out.extend_from_slice(b"\r\n");
-            if with_body {
-                out.extend_from_slice(HELLO);
+    let head_only = req.method == Method::Head;
+    let get_or_head = matches!(req.method, Method::Get | Method::Head);
+    let path = path_of(req);
+    let o = &mut out.data;
+    if path == b"/hello" {
+        if get_or_head {
+            start(o, date, 200);
+            o.extend_from_slice(b"Content-Type: text/plain\r\n");
+            finish(o, HELLO.len() as u64, conn);
+            if !head_only {
+                o.extend_from_slice(HELLO);
             }
+        } else {
+            simple(
+                o,
+                date,
+                405,
+                &[b"Allow: GET, HEAD\r\n"],
+                b"405 Method Not Allowed\n",
+                conn,
+                false,
+            );
         }
-        (b"/hello", _) => {
-            let body = b"405 Method Not Allowed\n";
-            head(out, date, 405, b"text/plain", body.len(), conn);
-            out.extend_from_slice(b"Allow: GET, HEAD\r\n\r\n");
-            out.extend_from_slice(body);
-        }
-        _ => {
-            let body = b"404 Not Found\n";
-            head(out, date, 404, b"text/plain", body.len(), conn);
-            out.extend_from_slice(b"\r\n");
-            if with_body {
-                out.extend_from_slice(body);
+    } else {
+        let mut scratch = [0u8; MAX_PATH];
+        let mut norm = [0u8; MAX_PATH];
+        match normalize_path(path, &mut scratch, &mut norm) {
+            Err(e) => {
+                let mut body = b"400 Bad Request: ".to_vec();
+                body.extend_from_slice(e.detail().as_bytes());
+                body.push(b'\n');
+                simple(o, date, 400, &[], &body, conn, head_only);
             }
+            Ok(_) if !get_or_head => {
+                simple(
+                    o,
+                    date,
+                    405,
+                    &[b"Allow: GET, HEAD\r\n"],
+                    b"405 Method Not Allowed\n",
+                    conn,
+                    false,
+                );
+            }
+            Ok(np) => match files.lookup(&norm[..np.len], np.dir, now) {
+                Lookup::File(entry) => serve_file(out, date, req, &entry, conn, head_only),
+                Lookup::Redirect => {
+                    let mut loc = b"Location: ".to_vec();
+                    loc.extend_from_slice(req.path());
+                    loc.push(b'/');
+                    if let Some(q) = req.target.iter().position(|&b| b == b'?') {
+                        loc.extend_from_slice(&req.target[q..]);
+                    }
+                    loc.extend_from_slice(b"\r\n");
+                    simple(
+                        o,
+                        date,
+                        301,
+                        &[&loc],
+                        b"301 Moved Permanently\n",
+                        conn,
+                        head_only,
+                    );
+                }
+                Lookup::Forbidden => simple(o, date, 403, &[], b"403 Forbidden\n", conn, head_only),
+                Lookup::NotFound => simple(o, date, 404, &[], b"404 Not Found\n", conn, head_only),
+                Lookup::Error => simple(
+                    o,
+                    date,
+                    500,
+                    &[],
+                    b"500 Internal Server Error\n",
+                    conn,
+                    head_only,
+                ),
+            },
         }
     }
     if close {
@@ -129,23 +213,137 @@ pub fn respond(
     }
 }
 
+fn serve_file(
+    out: &mut OutBuf,
+    date: &HttpDate,
+    req: &Request<'_, '_>,
+    e: &Rc<FileEntry>,
+    conn: Connection,
+    head_only: bool,
+) {
+    let cond = Conditions::of(req);
+    // A Range (on GET) that applies selects the identity coding; otherwise negotiate.
+    let range = match (req.method, cond.range) {
+        (Method::Get, Some(r))
+            if cond
+                .if_range
+                .is_none_or(|ir| if_range_holds(ir, &e.etag, &e.last_modified)) =>
+        {
+            parse_range(r, e.size)
+        }
+        _ => Range::Full,
+    };
+    let coding = if e.compressible && range == Range::Full {
+        choose_coding(cond.accept_encoding, e.gzip.is_some(), e.deflate.is_some())
+    } else {
+        Coding::Identity
+    };
+    let etag: &[u8] = match coding {
+        Coding::Gzip => &e.gzip.as_ref().expect("chosen only when present").etag,
+        Coding::Deflate => &e.deflate.as_ref().expect("chosen only when present").etag,
+        Coding::Identity => &e.etag,
+    };
+    let o = &mut out.data;
+    match evaluate(&cond, etag, e.mtime, true) {
+        Precondition::Proceed => {}
+        Precondition::NotModified => {
+            start(o, date, 304);
+            o.extend_from_slice(b"ETag: ");
+            o.extend_from_slice(etag);
+            o.extend_from_slice(b"\r\nLast-Modified: ");
+            o.extend_from_slice(&e.last_modified);
+            o.extend_from_slice(b"\r\n");
+            if e.compressible {
+                o.extend_from_slice(b"Vary: Accept-Encoding\r\n");
+            }
+            // 304 carries no body and no Content-Length that could be mistaken for one.
+            o.extend_from_slice(match conn {
+                Connection::Default => b"\r\n",
+                Connection::Close => b"Connection: close\r\n\r\n",
+                Connection::KeepAlive => b"Connection: keep-alive\r\n\r\n",
+            });
+            return;
+        }
+        Precondition::Failed => {
+            simple(
+                o,
+                date,
+                412,
+                &[],
+                b"412 Precondition Failed\n",
+                conn,
+                head_only,
+            );
+            return;
+        }
+    }
+    let (status, off, len) = match range {
+        Range::Full => (200, 0, e.body(coding).1 as u64),
+        Range::Part(a, b) => (206, a, b - a + 1),
+        Range::Unsatisfiable => {
+            let mut cr = b"Content-Range: bytes */".to_vec();
+            push_num(&mut cr, e.size);
+            cr.extend_from_slice(b"\r\n");
+            simple(
+                o,
+                date,
+                416,
+                &[&cr],
+                b"416 Range Not Satisfiable\n",
+                conn,
+                head_only,
+            );
+            return;
+        }
+    };
+    start(o, date, status);
+    o.extend_from_slice(&e.head);
+    o.extend_from_slice(b"ETag: ");
+    o.extend_from_slice(etag);
+    o.extend_from_slice(b"\r\n");
+    match coding {
+        Coding::Gzip => o.extend_from_slice(b"Content-Encoding: gzip\r\n"),
+        Coding::Deflate => o.extend_from_slice(b"Content-Encoding: deflate\r\n"),
+        Coding::Identity => {}
+    }
+    if status == 206 {
+        o.extend_from_slice(b"Content-Range: bytes ");
+        push_num(o, off);
+        o.push(b'-');
+        push_num(o, off + len - 1);
+        o.push(b'/');
+        push_num(o, e.size);
+        o.extend_from_slice(b"\r\n");
+    }
+    finish(o, len, conn);
+    if !head_only {
+        out.push_body(e, coding, off as usize, len as usize);
+    }
+}
+
 /// The answer to a request that could not be parsed; the connection closes after it.
-pub fn respond_error(out: &mut Vec<u8>, date: &HttpDate, e: &Error) {
+pub fn respond_error(out: &mut OutBuf, date: &HttpDate, e: &Error) {
     respond_status(out, date, e.status(), e.detail());
 }
 
 /// A plain-text error response that closes the connection.
-pub fn respond_status(out: &mut Vec<u8>, date: &HttpDate, status: u16, detail: &str) {
-    let reason = ringhttpd_http::reason(status);
-    let len = 3 + 1 + reason.len() + 2 + detail.len() + 1;
-    head(out, date, status, b"text/plain", len, Connection::Close);
-    out.extend_from_slice(b"\r\n");
-    push_usize(out, status as usize);
-    out.push(b' ');
-    out.extend_from_slice(reason.as_bytes());
-    out.extend_from_slice(b": ");
-    out.extend_from_slice(detail.as_bytes());
-    out.push(b'\n');
+pub fn respond_status(out: &mut OutBuf, date: &HttpDate, status: u16, detail: &str) {
+    let mut body = Vec::with_capacity(64);
+    push_num(&mut body, status as u64);
+    body.push(b' ');
+    body.extend_from_slice(ringhttpd_http::reason(status).as_bytes());
+    body.extend_from_slice(b": ");
+    body.extend_from_slice(detail.as_bytes());
+    body.push(b'\n');
+    simple(
+        &mut out.data,
+        date,
+        status,
+        &[],
+        &body,
+        Connection::Close,
+        false,
+    );
 }
 
 #[cfg(test)]
@@ -158,9 +356,11 @@ mod tests {
         let Ok(Status::Complete(req)) = parse(raw, &mut hs, &Limits::default()) else {
             panic!("test request must parse")
         };
-        let mut out = Vec::new();
-        let after = respond(&mut out, &HttpDate::new(0), &req, false);
-        (String::from_utf8(out).unwrap(), after)
+        let mut out = OutBuf::new();
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../www");
+        let mut files = FileCache::new(std::path::Path::new(root), 1 << 20).unwrap();
+        let after = respond(&mut out, &HttpDate::new(0), &mut files, 0, &req, false);
+        (String::from_utf8(out.data).unwrap(), after)
     }
 
     fn body_len_matches(resp: &str) {
@@ -215,14 +415,14 @@ mod tests {
 
     #[test]
     fn error_bodies_have_the_declared_length() {
-        let mut out = Vec::new();
+        let mut out = OutBuf::new();
         respond_status(
             &mut out,
             &HttpDate::new(0),
             431,
             "request header fields too large",
         );
-        let r = String::from_utf8(out).unwrap();
+        let r = String::from_utf8(out.data).unwrap();
         assert!(r.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"));
         assert!(r.contains("Connection: close"));
         body_len_matches(&r);

@@ -25,6 +25,8 @@ use ringhttpd_http::{parse, Body, Header, HttpDate, Limits, Status};
 use ringhttpd_ring::{Completion, Driver, Errno, OpKind, Token};
 use slab::Slab;
 
+use crate::files::FileCache;
+use crate::out::OutBuf;
 use crate::respond::{respond, respond_error, respond_status, After};
 
 /// Settings every worker reads; immutable after start.
@@ -39,6 +41,7 @@ const ACCEPT_SLOT: u32 = u32::MAX;
 const TICK_SLOT: u32 = u32::MAX - 1;
 const BACKOFF_SLOT: u32 = u32::MAX - 2;
 const WAKE_SLOT: u32 = u32::MAX - 3;
+const NOTIFY_SLOT: u32 = u32::MAX - 4;
 
 /// Header fields per request (431 beyond).
 const MAX_HEADERS: usize = 64;
@@ -77,13 +80,6 @@ mod flag {
     pub const RECV_CANCELLING: u16 = 1 << 8;
 }
 
-/// Pending output of one connection. Boxed so the iovec's address is stable.
-struct OutBuf {
-    data: Vec<u8>,
-    sent: usize,
-    iov: [libc::iovec; 1],
-}
-
 struct Conn {
     fd: RawFd,
     flags: u16,
@@ -111,6 +107,7 @@ struct Ctx {
     start: Instant,
     /// Seconds since `start`, refreshed once per loop iteration.
     now: u32,
+    files: FileCache,
     in_free: Vec<Vec<u8>>,
     // Boxes on purpose: an OutBuf's address is handed to the kernel (output-stability INVARIANT).
     #[allow(clippy::vec_box)]
@@ -134,22 +131,14 @@ impl Ctx {
     }
 
     fn take_out(&mut self) -> Box<OutBuf> {
-        self.out_free.pop().unwrap_or_else(|| {
-            Box::new(OutBuf {
-                data: Vec::with_capacity(4096),
-                sent: 0,
-                iov: [libc::iovec {
-                    iov_base: std::ptr::null_mut(),
-                    iov_len: 0,
-                }],
-            })
-        })
+        self.out_free
+            .pop()
+            .unwrap_or_else(|| Box::new(OutBuf::new()))
     }
 
     fn give_out(&mut self, mut o: Box<OutBuf>) {
-        o.data.clear();
+        o.clear(); // drops references to file bodies
         o.data.shrink_to(KEEP_CAPACITY);
-        o.sent = 0;
         self.out_free.push(o);
     }
 
@@ -197,13 +186,21 @@ pub struct Worker<D: Driver> {
 impl<D: Driver> Worker<D> {
     /// `listener` is a bound, listening, non-blocking socket; `wake` an eventfd that is written
     /// once to ask this worker to stop. The worker owns and closes both.
-    pub fn new(d: D, listener: RawFd, wake: RawFd, cap: usize, shared: Arc<Shared>) -> Self {
+    pub fn new(
+        d: D,
+        listener: RawFd,
+        wake: RawFd,
+        cap: usize,
+        shared: Arc<Shared>,
+        files: FileCache,
+    ) -> Self {
         let now = Instant::now();
         let mut ctx = Ctx {
             shared,
             date: HttpDate::new(0),
             start: now,
             now: 0,
+            files,
             in_free: Vec::new(),
             out_free: Vec::new(),
         };
@@ -276,6 +273,13 @@ impl<D: Driver> Worker<D> {
                 self.arm_accept();
             }
             WAKE_SLOT => self.begin_stop(),
+            NOTIFY_SLOT => {
+                self.ctx.files.on_notify();
+                if let Some(fd) = self.ctx.files.notify_fd() {
+                    self.d
+                        .poll_readable(fd, Token::new(NOTIFY_SLOT, 0, OpKind::Poll));
+                }
+            }
             slot => {
                 let key = slot as usize;
                 if key >= self.cap || self.gens[key] != t.generation || !self.conns.contains(key) {
@@ -483,12 +487,12 @@ impl<D: Driver> Worker<D> {
     fn process(conn: &mut Conn, ctx: &mut Ctx, stats: &mut Stats, data: &[u8]) -> usize {
         let mut pos = 0;
         while pos < data.len() && !conn.has(flag::CLOSE_AFTER_WRITE) {
-            if conn.out.as_ref().is_some_and(|o| o.data.len() >= OUT_HIGH) {
+            if conn.out.as_ref().is_some_and(|o| o.queued() >= OUT_HIGH) {
                 break;
             }
             let mut headers = [Header::default(); MAX_HEADERS];
             let parsed = parse(&data[pos..], &mut headers, &ctx.shared.limits);
-            let out = &mut conn.out.get_or_insert_with(|| ctx.take_out()).data;
+            let out = conn.out.get_or_insert_with(|| ctx.take_out());
             match parsed {
                 Ok(Status::Partial) => break,
                 Ok(Status::Complete(req)) => {
@@ -516,7 +520,8 @@ impl<D: Driver> Worker<D> {
                             break;
                         }
                     }
-                    if respond(out, &ctx.date, &req, must_close) == After::Close {
+                    let after = respond(out, &ctx.date, &mut ctx.files, ctx.now, &req, must_close);
+                    if after == After::Close {
                         conn.flags |= flag::CLOSE_AFTER_WRITE;
                     }
                 }
@@ -539,20 +544,17 @@ impl<D: Driver> Worker<D> {
         let t = self.token(key, OpKind::Write);
         let conn = &mut self.conns[key];
         let Some(out) = conn.out.as_mut() else { return };
-        if out.data.len() == out.sent {
+        if out.pending() == 0 {
             return;
         }
-        out.iov[0] = libc::iovec {
-            iov_base: out.data[out.sent..].as_ptr() as *mut libc::c_void,
-            iov_len: out.data.len() - out.sent,
-        };
+        let (iov, count) = out.prepare();
         conn.flags |= flag::WRITING;
         conn.ops += 1;
         conn.deadline = self.ctx.deadline(WRITE_TIMEOUT);
         // SAFETY: output-stability INVARIANT: the boxed OutBuf and its bytes stay untouched while
         // WRITING is set, which lasts until this write's completion is dispatched; the slot (and so
         // the box) is not freed before then (slot-lifetime INVARIANT).
-        unsafe { self.d.writev(conn.fd, out.iov.as_ptr(), 1, t) };
+        unsafe { self.d.writev(conn.fd, iov, count, t) };
     }
 
     fn on_write(&mut self, key: usize, c: Completion) {
@@ -571,8 +573,7 @@ impl<D: Driver> Worker<D> {
             .out
             .as_mut()
             .expect("a write in flight has an output buffer");
-        out.sent += n;
-        if out.sent < out.data.len() {
+        if !out.advance(n) {
             self.start_write(key); // partial write: resume where it stopped
             return;
         }
@@ -658,7 +659,7 @@ impl<D: Driver> Worker<D> {
             }
             return;
         }
-        if !conn.has(flag::WRITING) && conn.out.as_ref().is_some_and(|o| o.data.len() > o.sent) {
+        if !conn.has(flag::WRITING) && conn.out.as_ref().is_some_and(|o| o.pending() > 0) {
             self.start_write(key);
             return;
         }

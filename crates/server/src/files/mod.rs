@@ -1,0 +1,633 @@
+//! The static file cache: one per worker thread, so a hit takes no lock and no system call.
+//!
+//! Owns: open/stat/read/mmap of files under the root, the cached entries (shared with in-flight
+//! responses through `Rc`, so an entry evicted or invalidated mid-response stays alive until
+//! its write completes), and an inotify instance watching the directories of cached files.
+//! Does not own: HTTP semantics (see `negotiate` and `respond`).
+//!
+//! Bodies: files up to [`SMALL`] bytes are read into memory; larger ones are mapped (`mmap`) and
+//! only ever read by the kernel (writev), never by this process: if such a file is truncated
+//! while being served, the write fails with EFAULT instead of raising SIGBUS, and the connection
+//! is closed, so a response never disagrees with its Content-Length. Compressed variants are
+//! built from a `pread` copy, never from the mapping.
+//!
+//! Safety of paths: targets are normalised (`ringhttpd_http::normalize_path`), dotfiles are
+//! refused, and files are opened with `openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS)`, so a
+//! symlink cannot lead outside the root. Kernels without openat2 (before 5.6) get `openat` plus a
+//! check of the opened file's real path against the root's.
+//!
+//! Freshness: a change under a watched directory (modify, attribute, create, delete, move)
+//! drops the matching entries at once. Entries whose directory could not be watched are
+//! re-checked with `fstatat` at most once per second.
+
+pub mod gzip;
+pub mod mime;
+pub mod negotiate;
+
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use std::rc::Rc;
+
+use inotify::{Inotify, WatchDescriptor, WatchMask};
+use ringhttpd_http::HttpDate;
+
+/// Files up to this size are held in memory; larger ones are mapped.
+pub const SMALL: u64 = 64 * 1024;
+/// Compressible files between these sizes get gzip and deflate variants.
+const COMPRESS_MIN: u64 = 256;
+const COMPRESS_MAX: u64 = 512 * 1024;
+/// Longest normalised path (bytes).
+pub const MAX_PATH: usize = 4096;
+
+pub enum Body {
+    Mem(Box<[u8]>),
+    Map(memmap2::Mmap),
+}
+
+impl Body {
+    pub fn bytes_ptr(&self) -> *const u8 {
+        match self {
+            Body::Mem(b) => b.as_ptr(),
+            Body::Map(m) => m.as_ptr(),
+        }
+    }
+    pub fn len(&self) -> usize {
+        match self {
+            Body::Mem(b) => b.len(),
+            Body::Map(m) => m.len(),
+        }
+    }
+}
+
+pub struct Variant {
+    pub body: Box<[u8]>,
+    pub etag: Box<[u8]>,
+}
+
+pub struct FileEntry {
+    pub size: u64,
+    pub mtime: i64,
+    pub etag: Box<[u8]>,
+    pub last_modified: [u8; 29],
+    /// `Content-Type: ...\r\nLast-Modified: ...\r\nAccept-Ranges: bytes\r\n[Vary: ...\r\n]`
+    pub head: Box<[u8]>,
+    pub compressible: bool,
+    pub identity: Body,
+    pub gzip: Option<Variant>,
+    pub deflate: Option<Variant>,
+    dev: u64,
+    ino: u64,
+    cost: usize,
+    watched: bool,
+    checked: Cell<u32>,
+    last_used: Cell<u64>,
+}
+
+impl FileEntry {
+    /// Which body a part refers to.
+    pub fn body(&self, coding: negotiate::Coding) -> (*const u8, usize) {
+        match coding {
+            negotiate::Coding::Gzip => {
+                let v = self.gzip.as_ref().expect("gzip variant");
+                (v.body.as_ptr(), v.body.len())
+            }
+            negotiate::Coding::Deflate => {
+                let v = self.deflate.as_ref().expect("deflate variant");
+                (v.body.as_ptr(), v.body.len())
+            }
+            negotiate::Coding::Identity => (self.identity.bytes_ptr(), self.identity.len()),
+        }
+    }
+}
+
+pub enum Lookup {
+    File(Rc<FileEntry>),
+    /// A directory named without its trailing slash.
+    Redirect,
+    Forbidden,
+    NotFound,
+    /// The file exists but could not be read.
+    Error,
+}
+
+#[derive(Default, Debug)]
+pub struct CacheStats {
+    pub hits: u64,
+    pub misses: u64,
+    pub invalidations: u64,
+    pub evictions: u64,
+}
+
+pub struct FileCache {
+    root_fd: OwnedFd,
+    root_real: PathBuf,
+    map: HashMap<Box<[u8]>, Rc<FileEntry>>,
+    used: usize,
+    budget: usize,
+    clock: u64,
+    inotify: Option<Inotify>,
+    /// Watched directory (relative path, "" for the root) by watch descriptor.
+    watches: HashMap<WatchDescriptor, Box<[u8]>>,
+    watched_dirs: HashMap<Box<[u8]>, WatchDescriptor>,
+    openat2: bool,
+    pub stats: CacheStats,
+}
+
+fn cstr(p: &[u8]) -> io::Result<CString> {
+    CString::new(p).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
+}
+
+fn fstat(fd: RawFd) -> io::Result<libc::stat> {
+    // SAFETY: stat is plain data; fstat writes it entirely on success.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    if unsafe { libc::fstat(fd, &mut st) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(st)
+}
+
+fn read_all(fd: RawFd, len: usize) -> io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; len];
+    let mut got = 0;
+    while got < len {
+        // SAFETY: writes at most len - got bytes into buf past `got`.
+        let n = unsafe { libc::pread(fd, buf[got..].as_mut_ptr().cast(), len - got, got as i64) };
+        match n {
+            n if n < 0 => {
+                let e = io::Error::last_os_error();
+                if e.kind() != io::ErrorKind::Interrupted {
+                    return Err(e);
+                }
+            }
+            0 => break, // shrank since fstat: serve what is there now
+            n => got += n as usize,
+        }
+    }
+    buf.truncate(got);
+    Ok(buf)
+}
+
+impl FileCache {
+    pub fn new(root: &Path, budget: usize) -> io::Result<FileCache> {
+        let root_real = std::fs::canonicalize(root)?;
+        let c = cstr(root_real.as_os_str().as_bytes())?;
+        // SAFETY: open with a valid C string; no other memory is passed.
+        let fd = unsafe {
+            libc::open(
+                c.as_ptr(),
+                libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: fd was just opened and is owned by nobody else.
+        let root_fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let mut cache = FileCache {
+            root_fd,
+            root_real,
+            map: HashMap::new(),
+            used: 0,
+            budget,
+            clock: 0,
+            inotify: Inotify::init().ok(),
+            watches: HashMap::new(),
+            watched_dirs: HashMap::new(),
+            openat2: true,
+            stats: CacheStats::default(),
+        };
+        // Probe openat2 once (ENOSYS before 5.6).
+        match cache.open_beneath(b".", libc::O_PATH | libc::O_DIRECTORY) {
+            Ok(_) => {}
+            Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => cache.openat2 = false,
+            Err(_) => {}
+        }
+        Ok(cache)
+    }
+
+    /// One line for the start-up banner.
+    pub fn describe(&self) -> String {
+        format!(
+            "files=cache({}MiB/thread) resolve={} inotify={}",
+            self.budget >> 20,
+            if self.openat2 {
+                "openat2-beneath"
+            } else {
+                "openat+realpath"
+            },
+            if self.inotify.is_some() {
+                "on"
+            } else {
+                "off (1 s re-check)"
+            }
+        )
+    }
+
+    /// The inotify descriptor to poll, if any.
+    pub fn notify_fd(&self) -> Option<RawFd> {
+        self.inotify.as_ref().map(|i| i.as_raw_fd())
+    }
+
+    /// Open `rel` (relative, normalised) beneath the root.
+    fn open_beneath(&self, rel: &[u8], flags: i32) -> io::Result<OwnedFd> {
+        let path = cstr(if rel.is_empty() { b"." } else { rel })?;
+        let fd = if self.openat2 {
+            // SAFETY: open_how is plain data; all-zero is its documented default.
+            let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+            how.flags = (flags | libc::O_CLOEXEC | libc::O_NOCTTY) as u64;
+            how.resolve = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS;
+            // SAFETY: openat2 reads the path and `how` (with its exact size) only.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_openat2,
+                    self.root_fd.as_raw_fd(),
+                    path.as_ptr(),
+                    &how as *const libc::open_how,
+                    std::mem::size_of::<libc::open_how>(),
+                ) as i32
+            }
+        } else {
+            // SAFETY: openat reads the path only.
+            unsafe {
+                libc::openat(
+                    self.root_fd.as_raw_fd(),
+                    path.as_ptr(),
+                    flags | libc::O_CLOEXEC | libc::O_NOCTTY,
+                )
+            }
+        };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: fd was just opened and is owned by nobody else.
+        let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+        if !self.openat2 {
+            // No RESOLVE_BENEATH: check where the descriptor really points.
+            let real = std::fs::read_link(format!("/proc/self/fd/{fd}"))?;
+            if !real.starts_with(&self.root_real) {
+                return Err(io::Error::from_raw_os_error(libc::EXDEV));
+            }
+        }
+        Ok(owned)
+    }
+
+    /// Look `rel` up (a normalised path; `dir` when the request ended in `/`).
+    pub fn lookup(&mut self, rel: &[u8], dir: bool, now: u32) -> Lookup {
+        // Dotfiles and dot-directories (.git/, .env) are never served.
+        if rel
+            .split(|&b| b == b'/')
+            .any(|seg| seg.first() == Some(&b'.'))
+        {
+            return Lookup::Forbidden;
+        }
+        let mut key_buf = [0u8; MAX_PATH + 16];
+        let key: &[u8] = if dir {
+            let suffix: &[u8] = if rel.is_empty() {
+                b"index.html"
+            } else {
+                b"/index.html"
+            };
+            if rel.len() + suffix.len() > key_buf.len() {
+                return Lookup::NotFound;
+            }
+            key_buf[..rel.len()].copy_from_slice(rel);
+            key_buf[rel.len()..rel.len() + suffix.len()].copy_from_slice(suffix);
+            &key_buf[..rel.len() + suffix.len()]
+        } else {
+            rel
+        };
+        self.clock += 1;
+        if let Some(e) = self.map.get(key) {
+            if e.watched || e.checked.get() == now || self.still_fresh(key, e) {
+                e.checked.set(now);
+                e.last_used.set(self.clock);
+                self.stats.hits += 1;
+                return Lookup::File(e.clone());
+            }
+            let e = self.map.remove(key).expect("present");
+            self.used -= e.cost;
+            self.stats.invalidations += 1;
+        }
+        self.stats.misses += 1;
+        let fd = match self.open_beneath(key, libc::O_RDONLY) {
+            Ok(fd) => fd,
+            Err(e) => {
+                return match e.raw_os_error() {
+                    Some(libc::ENOENT | libc::ENOTDIR | libc::ENAMETOOLONG) if dir => {
+                        // A directory without index.html: no listing (403), like nginx.
+                        match self.open_beneath(rel, libc::O_PATH | libc::O_DIRECTORY) {
+                            Ok(_) => Lookup::Forbidden,
+                            Err(_) => Lookup::NotFound,
+                        }
+                    }
+                    Some(libc::ENOENT | libc::ENOTDIR | libc::ENAMETOOLONG) => Lookup::NotFound,
+                    // EXDEV: a symlink leading outside the root; ELOOP: magic links; EACCES.
+                    Some(libc::EXDEV | libc::ELOOP | libc::EACCES | libc::EPERM) => {
+                        Lookup::Forbidden
+                    }
+                    _ => Lookup::Error,
+                };
+            }
+        };
+        let st = match fstat(fd.as_raw_fd()) {
+            Ok(st) => st,
+            Err(_) => return Lookup::Error,
+        };
+        match st.st_mode & libc::S_IFMT {
+            libc::S_IFREG => {}
+            libc::S_IFDIR if !dir => return Lookup::Redirect,
+            _ => return Lookup::Forbidden,
+        }
+        let entry = match self.load(key, &fd, &st, now) {
+            Ok(e) => Rc::new(e),
+            Err(_) => return Lookup::Error,
+        };
+        if entry.cost <= self.budget / 2 {
+            self.make_room(entry.cost);
+            self.used += entry.cost;
+            self.map.insert(key.into(), entry.clone());
+        }
+        Lookup::File(entry)
+    }
+
+    fn still_fresh(&self, key: &[u8], e: &FileEntry) -> bool {
+        let Ok(path) = cstr(key) else { return false };
+        // SAFETY: stat is plain data; fstatat writes it on success and reads the path only.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
+        let r = unsafe { libc::fstatat(self.root_fd.as_raw_fd(), path.as_ptr(), &mut st, 0) };
+        r == 0
+            && st.st_ino == e.ino
+            && st.st_dev == e.dev
+            && st.st_size as u64 == e.size
+            && st.st_mtime == e.mtime
+    }
+
+    fn make_room(&mut self, need: usize) {
+        while self.used + need > self.budget && !self.map.is_empty() {
+            // Evict the least recently used entry. O(n), only when the cache is full.
+            let victim = self
+                .map
+                .iter()
+                .min_by_key(|(_, e)| e.last_used.get())
+                .map(|(k, _)| k.clone())
+                .expect("not empty");
+            if let Some(e) = self.map.remove(&victim) {
+                self.used -= e.cost;
+                self.stats.evictions += 1;
+            }
+        }
+    }
+
+    fn load(
+        &mut self,
+        key: &[u8],
+        fd: &OwnedFd,
+        st: &libc::stat,
+        now: u32,
+    ) -> io::Result<FileEntry> {
+        let size = st.st_size.max(0) as u64;
+        let (content_type, compressible) = mime::lookup(key);
+        let mut copy: Option<Vec<u8>> = None;
+        let identity = if size <= SMALL {
+            let data = read_all(fd.as_raw_fd(), size as usize)?;
+            let b = Body::Mem(data.clone().into_boxed_slice());
+            copy = Some(data);
+            b
+        } else {
+            // SAFETY: the mapping is only read by the kernel (writev); a concurrent truncation
+            // makes that write fail with EFAULT, never a signal in this process (module docs).
+            Body::Map(unsafe {
+                memmap2::MmapOptions::new()
+                    .len(size as usize)
+                    .map(fd.as_raw_fd())?
+            })
+        };
+        let size = identity.len() as u64;
+        let mtime = st.st_mtime;
+        let etag = format!("\"{:x}-{:x}-{:x}\"", mtime, size, st.st_ino)
+            .into_bytes()
+            .into_boxed_slice();
+        let last_modified = *HttpDate::new(mtime.max(0) as u64).as_bytes();
+
+        let (mut gzip, mut deflate) = (None, None);
+        if compressible && (COMPRESS_MIN..=COMPRESS_MAX).contains(&size) {
+            let data = match copy.take() {
+                Some(d) => d,
+                None => read_all(fd.as_raw_fd(), size as usize)?,
+            };
+            let variant = |body: Vec<u8>, suffix: &str| Variant {
+                etag: format!(
+                    "{}-{}\"",
+                    std::str::from_utf8(&etag[..etag.len() - 1]).unwrap_or(""),
+                    suffix
+                )
+                .into_bytes()
+                .into_boxed_slice(),
+                body: body.into_boxed_slice(),
+            };
+            // nginx's gzip_static: a sibling `.gz` at least as new as the file is used as is.
+            let pre = self.precompressed(key, mtime);
+            let gz = pre.unwrap_or_else(|| gzip::gzip(&data));
+            if gz.len() < data.len() {
+                gzip = Some(variant(gz, "gz"));
+            }
+            let df = gzip::deflate(&data);
+            if df.len() < data.len() {
+                deflate = Some(variant(df, "df"));
+            }
+        }
+        let mut head = Vec::with_capacity(160);
+        head.extend_from_slice(b"Content-Type: ");
+        head.extend_from_slice(content_type.as_bytes());
+        head.extend_from_slice(b"\r\nLast-Modified: ");
+        head.extend_from_slice(&last_modified);
+        head.extend_from_slice(b"\r\nAccept-Ranges: bytes\r\n");
+        if compressible {
+            head.extend_from_slice(b"Vary: Accept-Encoding\r\n");
+        }
+        let watched = self.watch_parent(key);
+        let cost = match &identity {
+            Body::Mem(b) => b.len(),
+            Body::Map(m) => m.len(),
+        } + gzip.as_ref().map_or(0, |v: &Variant| v.body.len())
+            + deflate.as_ref().map_or(0, |v: &Variant| v.body.len())
+            + head.len()
+            + key.len()
+            + 256;
+        Ok(FileEntry {
+            size,
+            mtime,
+            etag,
+            last_modified,
+            head: head.into_boxed_slice(),
+            compressible,
+            identity,
+            gzip,
+            deflate,
+            dev: st.st_dev,
+            ino: st.st_ino,
+            cost,
+            watched,
+            checked: Cell::new(now),
+            last_used: Cell::new(self.clock),
+        })
+    }
+
+    fn precompressed(&self, key: &[u8], mtime: i64) -> Option<Vec<u8>> {
+        let mut name = key.to_vec();
+        name.extend_from_slice(b".gz");
+        let fd = self.open_beneath(&name, libc::O_RDONLY).ok()?;
+        let st = fstat(fd.as_raw_fd()).ok()?;
+        if st.st_mode & libc::S_IFMT != libc::S_IFREG
+            || st.st_mtime < mtime
+            || st.st_size as u64 > COMPRESS_MAX
+        {
+            return None;
+        }
+        let data = read_all(fd.as_raw_fd(), st.st_size as usize).ok()?;
+        (data.starts_with(&[0x1f, 0x8b])).then_some(data)
+    }
+
+    /// Watch the directory holding `key` and every directory above it up to the root (a rename
+    /// anywhere on the path changes what the URL names); false when one cannot be watched.
+    fn watch_parent(&mut self, key: &[u8]) -> bool {
+        let mut end = key.iter().rposition(|&b| b == b'/');
+        let mut all = true;
+        loop {
+            let dir: &[u8] = match end {
+                Some(i) => &key[..i],
+                None => b"",
+            };
+            if !self.watched_dirs.contains_key(dir) {
+                all &= self.add_watch(dir);
+            }
+            match end {
+                Some(i) => end = key[..i].iter().rposition(|&b| b == b'/'),
+                None => break,
+            }
+        }
+        all
+    }
+
+    fn add_watch(&mut self, dir: &[u8]) -> bool {
+        let Some(ino) = self.inotify.as_mut() else {
+            return false;
+        };
+        let path = self.root_real.join(std::ffi::OsStr::from_bytes(dir));
+        let mask = WatchMask::MODIFY
+            | WatchMask::ATTRIB
+            | WatchMask::CLOSE_WRITE
+            | WatchMask::CREATE
+            | WatchMask::DELETE
+            | WatchMask::MOVED_FROM
+            | WatchMask::MOVED_TO
+            | WatchMask::DELETE_SELF
+            | WatchMask::MOVE_SELF
+            | WatchMask::DONT_FOLLOW
+            | WatchMask::ONLYDIR;
+        match ino.watches().add(&path, mask) {
+            Ok(wd) => {
+                self.watches.insert(wd.clone(), dir.into());
+                self.watched_dirs.insert(dir.into(), wd);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Read pending inotify events and drop the entries they concern.
+    pub fn on_notify(&mut self) {
+        let Some(ino) = self.inotify.as_mut() else {
+            return;
+        };
+        let mut buf = [0u8; 4096];
+        let mut drop_prefixes: Vec<Vec<u8>> = Vec::new();
+        let mut drop_all = false;
+        let mut forget: Vec<WatchDescriptor> = Vec::new();
+        loop {
+            let events = match ino.read_events(&mut buf) {
+                Ok(ev) => ev,
+                Err(_) => break, // WouldBlock: drained
+            };
+            let mut any = false;
+            for ev in events {
+                any = true;
+                if ev.mask.contains(inotify::EventMask::Q_OVERFLOW) {
+                    drop_all = true;
+                    continue;
+                }
+                let Some(dir) = self.watches.get(&ev.wd) else {
+                    continue;
+                };
+                if ev.mask.intersects(
+                    inotify::EventMask::DELETE_SELF
+                        | inotify::EventMask::MOVE_SELF
+                        | inotify::EventMask::IGNORED,
+                ) {
+                    // The directory is gone from this path: drop what was under it and forget the
+                    // watch, so a directory created there later is watched afresh.
+                    let mut p = dir.to_vec();
+                    if !p.is_empty() {
+                        p.push(b'/');
+                    }
+                    drop_prefixes.push(p);
+                    forget.push(ev.wd.clone());
+                    continue;
+                }
+                let mut p = dir.to_vec();
+                if let Some(name) = ev.name {
+                    if !p.is_empty() {
+                        p.push(b'/');
+                    }
+                    p.extend_from_slice(name.as_bytes());
+                    // A changed `x.gz` changes `x`'s gzip variant.
+                    if let Some(base) = p.strip_suffix(b".gz") {
+                        drop_prefixes.push(base.to_vec());
+                    }
+                }
+                drop_prefixes.push(p);
+            }
+            if !any {
+                break;
+            }
+        }
+        for wd in forget {
+            if let Some(dir) = self.watches.remove(&wd) {
+                self.watched_dirs.remove(&dir);
+                if let Some(ino) = self.inotify.as_mut() {
+                    let _ = ino.watches().remove(wd); // already gone after IGNORED: ignore errors
+                }
+            }
+        }
+        if drop_all {
+            self.stats.invalidations += self.map.len() as u64;
+            self.map.clear();
+            self.used = 0;
+            return;
+        }
+        for p in drop_prefixes {
+            let before = self.map.len();
+            let used = &mut self.used;
+            self.map.retain(|k, e| {
+                let hit = k.starts_with(&p)
+                    && (k.len() == p.len()
+                        || k[p.len()] == b'/'
+                        || p.is_empty()
+                        || p.ends_with(b"/"));
+                if hit {
+                    *used -= e.cost;
+                }
+                !hit
+            });
+            self.stats.invalidations += (before - self.map.len()) as u64;
+        }
+    }
+}

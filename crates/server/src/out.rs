@@ -1,0 +1,146 @@
+//! A connection's pending output: response heads (and small generated bodies) in one byte
+//! buffer, file bodies as references into the file cache. Written with one writev whose iovecs
+//! alternate between the two, resuming after partial writes.
+//!
+//! INVARIANT (output stability, see `worker`): between `prepare` and the completion of the write
+//! it was prepared for, nothing is appended and nothing is dropped, so every iovec stays valid.
+
+use std::rc::Rc;
+
+use crate::files::negotiate::Coding;
+use crate::files::FileEntry;
+
+/// At most this many iovecs per writev (IOV_MAX is 1024).
+const MAX_IOV: usize = 64;
+
+enum Part {
+    /// Bytes `[start, end)` of `data`.
+    Data { start: usize, end: usize },
+    /// `len` bytes at `off` of one of the entry's bodies. The `Rc` keeps them alive.
+    Body {
+        entry: Rc<FileEntry>,
+        coding: Coding,
+        off: usize,
+        len: usize,
+    },
+}
+
+pub struct OutBuf {
+    pub data: Vec<u8>,
+    parts: Vec<Part>,
+    /// `data[..mark]` is covered by `parts`; the rest is an open run.
+    mark: usize,
+    iov: Vec<libc::iovec>,
+    /// Bytes of the whole sequence already written.
+    sent: usize,
+}
+
+impl OutBuf {
+    pub fn new() -> OutBuf {
+        OutBuf {
+            data: Vec::with_capacity(4096),
+            parts: Vec::with_capacity(8),
+            mark: 0,
+            iov: Vec::with_capacity(MAX_IOV),
+            sent: 0,
+        }
+    }
+
+    fn close_run(&mut self) {
+        if self.data.len() > self.mark {
+            self.parts.push(Part::Data {
+                start: self.mark,
+                end: self.data.len(),
+            });
+            self.mark = self.data.len();
+        }
+    }
+
+    /// Append a reference to `len` bytes at `off` of the entry's body in `coding`.
+    pub fn push_body(&mut self, entry: &Rc<FileEntry>, coding: Coding, off: usize, len: usize) {
+        if len == 0 {
+            return;
+        }
+        self.close_run();
+        self.parts.push(Part::Body {
+            entry: entry.clone(),
+            coding,
+            off,
+            len,
+        });
+    }
+
+    pub fn total(&self) -> usize {
+        let parts: usize = self
+            .parts
+            .iter()
+            .map(|p| match p {
+                Part::Data { start, end } => end - start,
+                Part::Body { len, .. } => *len,
+            })
+            .sum();
+        parts + self.data.len() - self.mark
+    }
+
+    /// Bytes queued and not yet written.
+    pub fn pending(&self) -> usize {
+        self.total() - self.sent
+    }
+
+    /// Queued bytes counted against the pipelining high-water mark.
+    pub fn queued(&self) -> usize {
+        self.data.len() + self.parts.len() * 1024
+    }
+
+    /// Build the iovecs for the unwritten bytes; returns (pointer, count).
+    pub fn prepare(&mut self) -> (*const libc::iovec, u32) {
+        self.close_run();
+        self.iov.clear();
+        let mut skip = self.sent;
+        for p in &self.parts {
+            let (ptr, len) = match p {
+                Part::Data { start, end } => (self.data[*start..].as_ptr(), end - start),
+                Part::Body {
+                    entry,
+                    coding,
+                    off,
+                    len,
+                } => {
+                    let (base, blen) = entry.body(*coding);
+                    debug_assert!(off + len <= blen);
+                    // SAFETY: off + len <= the body's length, checked when the part was built.
+                    (unsafe { base.add(*off) }, *len)
+                }
+            };
+            if skip >= len {
+                skip -= len;
+                continue;
+            }
+            // SAFETY: skip < len, so the pointer stays inside the same buffer.
+            let start = unsafe { ptr.add(skip) };
+            self.iov.push(libc::iovec {
+                iov_base: start as *mut libc::c_void,
+                iov_len: len - skip,
+            });
+            skip = 0;
+            if self.iov.len() == MAX_IOV {
+                break;
+            }
+        }
+        (self.iov.as_ptr(), self.iov.len() as u32)
+    }
+
+    /// Record `n` bytes written; true when everything is out.
+    pub fn advance(&mut self, n: usize) -> bool {
+        self.sent += n;
+        self.sent >= self.total()
+    }
+
+    pub fn clear(&mut self) {
+        self.data.clear();
+        self.parts.clear();
+        self.iov.clear();
+        self.mark = 0;
+        self.sent = 0;
+    }
+}
