@@ -263,13 +263,25 @@ impl EpollDriver {
             }
         }
         if let (true, Some(token)) = (self.fds[i].readable, self.fds[i].poll) {
-            self.fds[i].poll = None;
-            out.push(Completion {
-                token,
-                result: Ok(libc::POLLIN as u32),
-                more: false,
-                buf: None,
-            });
+            // The cached readiness may be stale (the caller consumed the data itself): ask.
+            let mut p = libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one pollfd that lives across the call.
+            let n = unsafe { libc::poll(&mut p, 1, 0) };
+            if n > 0 {
+                self.fds[i].poll = None;
+                out.push(Completion {
+                    token,
+                    result: Ok(p.revents as u32),
+                    more: false,
+                    buf: None,
+                });
+            } else {
+                self.fds[i].readable = false;
+            }
         }
     }
 

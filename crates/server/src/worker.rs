@@ -233,6 +233,10 @@ impl<D: Driver> Worker<D> {
         );
         self.d
             .poll_readable(self.wake, Token::new(WAKE_SLOT, 0, OpKind::Poll));
+        if let Some(fd) = self.ctx.files.notify_fd() {
+            self.d
+                .poll_readable(fd, Token::new(NOTIFY_SLOT, 0, OpKind::Poll));
+        }
         let mut events: Vec<Completion> = Vec::with_capacity(1024);
         loop {
             self.d.wait(&mut events)?;

@@ -241,7 +241,13 @@ impl FileCache {
         let fd = if self.openat2 {
             // SAFETY: open_how is plain data; all-zero is its documented default.
             let mut how: libc::open_how = unsafe { std::mem::zeroed() };
-            how.flags = (flags | libc::O_CLOEXEC | libc::O_NOCTTY) as u64;
+            // openat2 rejects flags O_PATH does not use (O_NOCTTY among them).
+            let extra = if flags & libc::O_PATH != 0 {
+                0
+            } else {
+                libc::O_NOCTTY
+            };
+            how.flags = (flags | libc::O_CLOEXEC | extra) as u64;
             how.resolve = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS;
             // SAFETY: openat2 reads the path and `how` (with its exact size) only.
             unsafe {

@@ -142,7 +142,14 @@ pub fn read_response(r: &mut impl Read, head_only: bool) -> std::io::Result<Resp
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
         .map(|(_, v)| v.parse().unwrap())
-        .expect("Content-Length present");
+        .unwrap_or_else(|| {
+            // Only bodiless statuses may omit it (RFC 9112 §6.3).
+            assert!(
+                status == 304 || status == 204 || status < 200,
+                "no Content-Length on {status}"
+            );
+            0
+        });
     let mut body = vec![0; if head_only { 0 } else { len }];
     r.read_exact(&mut body)?;
     Ok(Response {
