@@ -4,14 +4,12 @@
 
 use std::rc::Rc;
 
-use ringhttpd_http::{
-    normalize_path, write_status_line, Error, HttpDate, Method, Request, Version,
-};
+use ringhttpd_http::{write_status_line, Error, HttpDate, Method, Request, Version};
 
 use crate::files::negotiate::{
     choose_coding, evaluate, if_range_holds, parse_range, Coding, Conditions, Precondition, Range,
 };
-use crate::files::{FileCache, FileEntry, Lookup, MAX_PATH};
+use crate::files::{FileCache, FileEntry, Lookup};
 use crate::out::OutBuf;
 
 pub const SERVER: &[u8] = b"ringhttpd";
@@ -152,16 +150,13 @@ pub fn respond(
             );
         }
     } else {
-        let mut scratch = [0u8; MAX_PATH];
-        let mut norm = [0u8; MAX_PATH];
-        match normalize_path(path, &mut scratch, &mut norm) {
-            Err(e) => {
-                let mut body = b"400 Bad Request: ".to_vec();
-                body.extend_from_slice(e.detail().as_bytes());
-                body.push(b'\n');
-                simple(o, date, 400, &[], &body, conn, head_only);
-            }
-            Ok(_) if !get_or_head => {
+        let found = if get_or_head {
+            Some(files.resolve(path, now))
+        } else {
+            None
+        };
+        match found {
+            None => {
                 simple(
                     o,
                     date,
@@ -172,7 +167,13 @@ pub fn respond(
                     false,
                 );
             }
-            Ok(np) => match files.lookup(&norm[..np.len], np.dir, now) {
+            Some(Err(e)) => {
+                let mut body = b"400 Bad Request: ".to_vec();
+                body.extend_from_slice(e.detail().as_bytes());
+                body.push(b'\n');
+                simple(o, date, 400, &[], &body, conn, head_only);
+            }
+            Some(Ok(found)) => match found {
                 Lookup::File(entry) => serve_file(out, date, req, &entry, conn, head_only),
                 Lookup::Redirect => {
                     let mut loc = b"Location: ".to_vec();

@@ -35,7 +35,7 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use inotify::{Inotify, WatchDescriptor, WatchMask};
-use ringhttpd_http::HttpDate;
+use ringhttpd_http::{normalize_path, HttpDate, PathError};
 
 /// Files up to this size are held in memory; larger ones are mapped.
 pub const SMALL: u64 = 64 * 1024;
@@ -125,6 +125,9 @@ pub struct CacheStats {
 }
 
 pub struct FileCache {
+    /// Per-core scratch for path normalisation (reused, never zeroed per request).
+    scratch: Box<[u8]>,
+    norm: Box<[u8]>,
     root_fd: OwnedFd,
     root_real: PathBuf,
     map: HashMap<Box<[u8]>, Rc<FileEntry>>,
@@ -191,6 +194,8 @@ impl FileCache {
         // SAFETY: fd was just opened and is owned by nobody else.
         let root_fd = unsafe { OwnedFd::from_raw_fd(fd) };
         let mut cache = FileCache {
+            scratch: vec![0; MAX_PATH].into_boxed_slice(),
+            norm: vec![0; MAX_PATH + 16].into_boxed_slice(),
             root_fd,
             root_real,
             map: HashMap::new(),
@@ -284,8 +289,22 @@ impl FileCache {
         Ok(owned)
     }
 
-    /// Look `rel` up (a normalised path; `dir` when the request ended in `/`).
-    pub fn lookup(&mut self, rel: &[u8], dir: bool, now: u32) -> Lookup {
+    /// Normalise a request path (no query) and look it up. Uses the cache's scratch buffers, so
+    /// nothing is allocated or zeroed per request.
+    pub fn resolve(&mut self, path: &[u8], now: u32) -> Result<Lookup, PathError> {
+        let mut norm = std::mem::take(&mut self.norm);
+        let result = match normalize_path(path, &mut self.scratch, &mut norm[..MAX_PATH]) {
+            Ok(np) => Ok(self.lookup_in(&mut norm, np.len, np.dir, now)),
+            Err(e) => Err(e),
+        };
+        self.norm = norm;
+        result
+    }
+
+    /// `buf[..len]` is a normalised path; `dir` when the request named a directory. `buf` has
+    /// room to append `/index.html`.
+    fn lookup_in(&mut self, buf: &mut [u8], len: usize, dir: bool, now: u32) -> Lookup {
+        let rel = &buf[..len];
         // Dotfiles and dot-directories (.git/, .env) are never served.
         if rel
             .split(|&b| b == b'/')
@@ -293,22 +312,18 @@ impl FileCache {
         {
             return Lookup::Forbidden;
         }
-        let mut key_buf = [0u8; MAX_PATH + 16];
-        let key: &[u8] = if dir {
-            let suffix: &[u8] = if rel.is_empty() {
+        let key_len = if dir {
+            let suffix: &[u8] = if len == 0 {
                 b"index.html"
             } else {
                 b"/index.html"
             };
-            if rel.len() + suffix.len() > key_buf.len() {
-                return Lookup::NotFound;
-            }
-            key_buf[..rel.len()].copy_from_slice(rel);
-            key_buf[rel.len()..rel.len() + suffix.len()].copy_from_slice(suffix);
-            &key_buf[..rel.len() + suffix.len()]
+            buf[len..len + suffix.len()].copy_from_slice(suffix);
+            len + suffix.len()
         } else {
-            rel
+            len
         };
+        let (rel, key) = (&buf[..len], &buf[..key_len]);
         self.clock += 1;
         if let Some(e) = self.map.get(key) {
             if e.watched || e.checked.get() == now || self.still_fresh(key, e) {
