@@ -246,4 +246,9 @@ fn serve<D: Driver>(
     if let Err(e) = w.run() {
         eprintln!("ringhttpd: worker stopped: {e}");
     }
+    eprintln!(
+        "ringhttpd: {}: {}",
+        std::thread::current().name().unwrap_or("worker"),
+        w.report()
+    );
 }

@@ -234,15 +234,17 @@ fn serve_file(
         }
         _ => Range::Full,
     };
-    let coding = if e.compressible && range == Range::Full {
-        choose_coding(cond.accept_encoding, e.gzip.is_some(), e.deflate.is_some())
+    let mut coding = if e.can_compress && range == Range::Full {
+        choose_coding(cond.accept_encoding, true, true)
     } else {
         Coding::Identity
     };
-    let etag: &[u8] = match coding {
-        Coding::Gzip => &e.gzip.as_ref().expect("chosen only when present").etag,
-        Coding::Deflate => &e.deflate.as_ref().expect("chosen only when present").etag,
-        Coding::Identity => &e.etag,
+    let etag: &[u8] = match e.variant(coding) {
+        Some(v) => &v.etag,
+        None => {
+            coding = Coding::Identity; // not smaller than the file: send it as it is
+            &e.etag
+        }
     };
     let o = &mut out.data;
     match evaluate(&cond, etag, e.mtime, true) {

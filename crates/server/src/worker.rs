@@ -221,6 +221,20 @@ impl<D: Driver> Worker<D> {
         }
     }
 
+    /// One line of counters for the exit report.
+    pub fn report(&self) -> String {
+        let s = &self.stats;
+        format!(
+            "accepted={} rejected={} requests={} timeouts={} stale={} {}",
+            s.accepted,
+            s.rejected,
+            s.requests,
+            s.timeouts,
+            s.stale,
+            self.ctx.files.report()
+        )
+    }
+
     fn token(&self, key: usize, kind: OpKind) -> Token {
         Token::new(key as u32, self.gens[key], kind)
     }

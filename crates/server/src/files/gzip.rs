@@ -28,10 +28,8 @@ pub fn crc32(data: &[u8]) -> u32 {
     !c
 }
 
-const LEVEL: u8 = 6;
-
-pub fn gzip(data: &[u8]) -> Vec<u8> {
-    let deflated = miniz_oxide::deflate::compress_to_vec(data, LEVEL);
+pub fn gzip(data: &[u8], level: u8) -> Vec<u8> {
+    let deflated = miniz_oxide::deflate::compress_to_vec(data, level);
     let mut out = Vec::with_capacity(deflated.len() + 18);
     // Magic, CM=deflate, no flags, mtime 0, XFL 0, OS=Unix.
     out.extend_from_slice(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3]);
@@ -42,8 +40,8 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
 }
 
 /// HTTP's "deflate" coding is the zlib format (RFC 9110 §8.4.1.2).
-pub fn deflate(data: &[u8]) -> Vec<u8> {
-    miniz_oxide::deflate::compress_to_vec_zlib(data, LEVEL)
+pub fn deflate(data: &[u8], level: u8) -> Vec<u8> {
+    miniz_oxide::deflate::compress_to_vec_zlib(data, level)
 }
 
 #[cfg(test)]
@@ -58,12 +56,12 @@ mod tests {
     #[test]
     fn round_trips() {
         let data = b"hello hello hello hello, compressible world".repeat(20);
-        let z = deflate(&data);
+        let z = deflate(&data, 6);
         assert_eq!(
             miniz_oxide::inflate::decompress_to_vec_zlib(&z).unwrap(),
             data
         );
-        let g = gzip(&data);
+        let g = gzip(&data, 6);
         assert_eq!(&g[..3], &[0x1f, 0x8b, 8]);
         let inner = &g[10..g.len() - 8];
         assert_eq!(

@@ -24,7 +24,7 @@ pub mod gzip;
 pub mod mime;
 pub mod negotiate;
 
-use std::cell::Cell;
+use std::cell::{Cell, OnceCell};
 use std::collections::HashMap;
 use std::ffi::CString;
 use std::io;
@@ -41,7 +41,7 @@ use ringhttpd_http::{normalize_path, HttpDate, PathError};
 pub const SMALL: u64 = 64 * 1024;
 /// Compressible files between these sizes get gzip and deflate variants.
 const COMPRESS_MIN: u64 = 256;
-const COMPRESS_MAX: u64 = 512 * 1024;
+const COMPRESS_MAX: u64 = 256 * 1024;
 /// Longest normalised path (bytes).
 pub const MAX_PATH: usize = 4096;
 
@@ -78,9 +78,11 @@ pub struct FileEntry {
     /// `Content-Type: ...\r\nLast-Modified: ...\r\nAccept-Ranges: bytes\r\n[Vary: ...\r\n]`
     pub head: Box<[u8]>,
     pub compressible: bool,
+    /// Compressed variants may exist (type and size qualify); see [`FileEntry::variant`].
+    pub can_compress: bool,
     pub identity: Body,
-    pub gzip: Option<Variant>,
-    pub deflate: Option<Variant>,
+    gzip: OnceCell<Option<Variant>>,
+    deflate: OnceCell<Option<Variant>>,
     dev: u64,
     ino: u64,
     cost: usize,
@@ -90,20 +92,56 @@ pub struct FileEntry {
 }
 
 impl FileEntry {
-    /// Which body a part refers to.
-    pub fn body(&self, coding: negotiate::Coding) -> (*const u8, usize) {
-        match coding {
-            negotiate::Coding::Gzip => {
-                let v = self.gzip.as_ref().expect("gzip variant");
-                (v.body.as_ptr(), v.body.len())
-            }
-            negotiate::Coding::Deflate => {
-                let v = self.deflate.as_ref().expect("deflate variant");
-                (v.body.as_ptr(), v.body.len())
-            }
-            negotiate::Coding::Identity => (self.identity.bytes_ptr(), self.identity.len()),
+    /// The compressed variant for `coding`, built on first use (level 6 up to [`SMALL`] bytes,
+    /// level 1 above, which bounds the time the event loop spends: about 3 ms for 256 KiB).
+    /// `None` when it would not be smaller than the file.
+    pub fn variant(&self, coding: negotiate::Coding) -> Option<&Variant> {
+        let Body::Mem(data) = &self.identity else {
+            return None;
+        };
+        if !self.can_compress {
+            return None;
         }
+        let level = if data.len() as u64 <= SMALL { 6 } else { 1 };
+        let (cell, suffix) = match coding {
+            negotiate::Coding::Gzip => (&self.gzip, "gz"),
+            negotiate::Coding::Deflate => (&self.deflate, "df"),
+            negotiate::Coding::Identity => return None,
+        };
+        cell.get_or_init(|| {
+            let body = match coding {
+                negotiate::Coding::Gzip => gzip::gzip(data, level),
+                _ => gzip::deflate(data, level),
+            };
+            (body.len() < data.len()).then(|| Variant {
+                etag: variant_etag(&self.etag, suffix),
+                body: body.into_boxed_slice(),
+            })
+        })
+        .as_ref()
     }
+
+    /// The bytes of a body already selected (`variant` returned `Some` for it).
+    pub fn body(&self, coding: negotiate::Coding) -> (*const u8, usize) {
+        let cell = match coding {
+            negotiate::Coding::Identity => return (self.identity.bytes_ptr(), self.identity.len()),
+            negotiate::Coding::Gzip => &self.gzip,
+            negotiate::Coding::Deflate => &self.deflate,
+        };
+        let v = cell
+            .get()
+            .and_then(Option::as_ref)
+            .expect("variant built before use");
+        (v.body.as_ptr(), v.body.len())
+    }
+}
+
+fn variant_etag(etag: &[u8], suffix: &str) -> Box<[u8]> {
+    let mut t = etag[..etag.len() - 1].to_vec();
+    t.push(b'-');
+    t.extend_from_slice(suffix.as_bytes());
+    t.push(b'"');
+    t.into_boxed_slice()
 }
 
 pub enum Lookup {
@@ -122,6 +160,9 @@ pub struct CacheStats {
     pub misses: u64,
     pub invalidations: u64,
     pub evictions: u64,
+    /// Time spent loading files on misses (blocking the event loop), and the longest load.
+    pub load_time: std::time::Duration,
+    pub slowest_load: std::time::Duration,
 }
 
 pub struct FileCache {
@@ -232,6 +273,19 @@ impl FileCache {
             } else {
                 "off (1 s re-check)"
             }
+        )
+    }
+
+    pub fn report(&self) -> String {
+        let s = &self.stats;
+        format!(
+            "cache hits={} misses={} invalidations={} evictions={} load_time={:.1}ms slowest_load={:.2}ms",
+            s.hits,
+            s.misses,
+            s.invalidations,
+            s.evictions,
+            s.load_time.as_secs_f64() * 1e3,
+            s.slowest_load.as_secs_f64() * 1e3
         )
     }
 
@@ -366,7 +420,12 @@ impl FileCache {
             libc::S_IFDIR if !dir => return Lookup::Redirect,
             _ => return Lookup::Forbidden,
         }
-        let entry = match self.load(key, &fd, &st, now) {
+        let t0 = std::time::Instant::now();
+        let loaded = self.load(key, &fd, &st, now);
+        let took = t0.elapsed();
+        self.stats.load_time += took;
+        self.stats.slowest_load = self.stats.slowest_load.max(took);
+        let entry = match loaded {
             Ok(e) => Rc::new(e),
             Err(_) => return Lookup::Error,
         };
@@ -416,12 +475,11 @@ impl FileCache {
     ) -> io::Result<FileEntry> {
         let size = st.st_size.max(0) as u64;
         let (content_type, compressible) = mime::lookup(key);
-        let mut copy: Option<Vec<u8>> = None;
-        let identity = if size <= SMALL {
-            let data = read_all(fd.as_raw_fd(), size as usize)?;
-            let b = Body::Mem(data.clone().into_boxed_slice());
-            copy = Some(data);
-            b
+        let can_compress = compressible && (COMPRESS_MIN..=COMPRESS_MAX).contains(&size);
+        // Compressible files are held in memory (compression reads them in user space, which
+        // must never touch a mapping that could be truncated under us).
+        let identity = if size <= SMALL || can_compress {
+            Body::Mem(read_all(fd.as_raw_fd(), size as usize)?.into_boxed_slice())
         } else {
             // SAFETY: the mapping is only read by the kernel (writev); a concurrent truncation
             // makes that write fail with EFAULT, never a signal in this process (module docs).
@@ -437,32 +495,15 @@ impl FileCache {
             .into_bytes()
             .into_boxed_slice();
         let last_modified = *HttpDate::new(mtime.max(0) as u64).as_bytes();
-
-        let (mut gzip, mut deflate) = (None, None);
-        if compressible && (COMPRESS_MIN..=COMPRESS_MAX).contains(&size) {
-            let data = match copy.take() {
-                Some(d) => d,
-                None => read_all(fd.as_raw_fd(), size as usize)?,
-            };
-            let variant = |body: Vec<u8>, suffix: &str| Variant {
-                etag: format!(
-                    "{}-{}\"",
-                    std::str::from_utf8(&etag[..etag.len() - 1]).unwrap_or(""),
-                    suffix
-                )
-                .into_bytes()
-                .into_boxed_slice(),
-                body: body.into_boxed_slice(),
-            };
+        let can_compress = compressible && (COMPRESS_MIN..=COMPRESS_MAX).contains(&size);
+        let gzip = OnceCell::new();
+        if can_compress {
             // nginx's gzip_static: a sibling `.gz` at least as new as the file is used as is.
-            let pre = self.precompressed(key, mtime);
-            let gz = pre.unwrap_or_else(|| gzip::gzip(&data));
-            if gz.len() < data.len() {
-                gzip = Some(variant(gz, "gz"));
-            }
-            let df = gzip::deflate(&data);
-            if df.len() < data.len() {
-                deflate = Some(variant(df, "df"));
+            if let Some(pre) = self.precompressed(key, mtime) {
+                let _ = gzip.set(Some(Variant {
+                    etag: variant_etag(&etag, "gz"),
+                    body: pre.into_boxed_slice(),
+                }));
             }
         }
         let mut head = Vec::with_capacity(160);
@@ -475,14 +516,8 @@ impl FileCache {
             head.extend_from_slice(b"Vary: Accept-Encoding\r\n");
         }
         let watched = self.watch_parent(key);
-        let cost = match &identity {
-            Body::Mem(b) => b.len(),
-            Body::Map(m) => m.len(),
-        } + gzip.as_ref().map_or(0, |v: &Variant| v.body.len())
-            + deflate.as_ref().map_or(0, |v: &Variant| v.body.len())
-            + head.len()
-            + key.len()
-            + 256;
+        // Variants are built on first use and are smaller than the file: count them up front.
+        let cost = identity.len() * if can_compress { 3 } else { 1 } + head.len() + key.len() + 256;
         Ok(FileEntry {
             size,
             mtime,
@@ -490,9 +525,10 @@ impl FileCache {
             last_modified,
             head: head.into_boxed_slice(),
             compressible,
+            can_compress,
             identity,
             gzip,
-            deflate,
+            deflate: OnceCell::new(),
             dev: st.st_dev,
             ino: st.st_ino,
             cost,
