@@ -18,10 +18,12 @@
 
 #![forbid(unsafe_code)]
 
+mod chunked;
 mod date;
 mod response;
 mod target;
 
+pub use chunked::{ChunkedDecoder, Progress, MAX_LINE};
 pub use date::HttpDate;
 pub use response::{reason, write_status_line};
 pub use target::{normalize_path, NormalPath, PathError};

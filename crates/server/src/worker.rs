@@ -21,13 +21,13 @@ use std::os::fd::RawFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ringhttpd_http::{parse, Body, Header, HttpDate, Limits, Status};
+use ringhttpd_http::{parse, Body, ChunkedDecoder, Header, HttpDate, Limits, Status};
 use ringhttpd_ring::{Completion, Driver, Errno, OpKind, Token};
 use slab::Slab;
 
 use crate::files::FileCache;
 use crate::out::OutBuf;
-use crate::respond::{respond, respond_error, respond_status, After};
+use crate::respond::{respond, respond_error, After};
 
 /// Settings every worker reads; immutable after start.
 pub struct Shared {
@@ -80,6 +80,12 @@ mod flag {
     pub const RECV_CANCELLING: u16 = 1 << 8;
 }
 
+enum BodyLeft {
+    None,
+    Length(u64),
+    Chunked(Box<ChunkedDecoder>),
+}
+
 struct Conn {
     fd: RawFd,
     flags: u16,
@@ -87,8 +93,8 @@ struct Conn {
     ops: u8,
     /// Coarse deadline in seconds since the worker started.
     deadline: u32,
-    /// Body bytes still to discard before the next request starts.
-    skip: u64,
+    /// The rest of the current request's body, discarded before the next request starts.
+    body: BodyLeft,
     /// Unparsed input (partial request, or requests waiting behind a write). Usually empty.
     input: Vec<u8>,
     out: Option<Box<OutBuf>>,
@@ -351,7 +357,7 @@ impl<D: Driver> Worker<D> {
                         flags: 0,
                         ops: 0,
                         deadline,
-                        skip: 0,
+                        body: BodyLeft::None,
                         input: Vec::new(),
                         out: None,
                     });
@@ -447,10 +453,15 @@ impl<D: Driver> Worker<D> {
     /// Handle freshly received bytes: parse them in place when nothing is pending, otherwise
     /// append them to the connection's input.
     fn take_input(conn: &mut Conn, ctx: &mut Ctx, stats: &mut Stats, mut data: &[u8]) {
-        if conn.skip > 0 && conn.input.is_empty() {
-            let k = conn.skip.min(data.len() as u64) as usize;
-            conn.skip -= k as u64;
-            data = &data[k..];
+        if !matches!(conn.body, BodyLeft::None) && conn.input.is_empty() {
+            match Self::skip_body(conn, data) {
+                Ok(k) => data = &data[k..],
+                Err(_) => {
+                    // Malformed body after the response went out: the framing is lost.
+                    conn.flags |= flag::CLOSE_AFTER_WRITE;
+                    return;
+                }
+            }
         }
         if data.is_empty() || conn.has(flag::CLOSE_AFTER_WRITE) {
             return;
@@ -482,10 +493,9 @@ impl<D: Driver> Worker<D> {
 
     fn process_stashed(conn: &mut Conn, ctx: &mut Ctx, stats: &mut Stats) {
         let mut input = std::mem::take(&mut conn.input);
-        if conn.skip > 0 {
-            let k = conn.skip.min(input.len() as u64) as usize;
-            conn.skip -= k as u64;
-            input.drain(..k);
+        match Self::skip_body(conn, &input) {
+            Ok(k) => drop(input.drain(..k)),
+            Err(_) => conn.flags |= flag::CLOSE_AFTER_WRITE,
         }
         let used = if conn.has(flag::CLOSE_AFTER_WRITE) {
             input.len()
@@ -500,41 +510,67 @@ impl<D: Driver> Worker<D> {
         }
     }
 
+    /// Discard request-body bytes at the start of `data`; returns how many belonged to the body.
+    fn skip_body(conn: &mut Conn, data: &[u8]) -> Result<usize, ringhttpd_http::Error> {
+        let (used, done) = match &mut conn.body {
+            BodyLeft::None => return Ok(0),
+            BodyLeft::Length(n) => {
+                let k = (*n).min(data.len() as u64);
+                *n -= k;
+                (k as usize, *n == 0)
+            }
+            BodyLeft::Chunked(d) => match d.feed(data, |_| {}) {
+                Ok(p) => (p.consumed, p.done),
+                Err(e) => {
+                    conn.body = BodyLeft::None;
+                    return Err(e);
+                }
+            },
+        };
+        if done {
+            conn.body = BodyLeft::None;
+        }
+        Ok(used)
+    }
+
     /// Parse and answer every complete request at the start of `data`; returns bytes consumed.
     /// Responses are appended to the connection's output buffer.
     fn process(conn: &mut Conn, ctx: &mut Ctx, stats: &mut Stats, data: &[u8]) -> usize {
         let mut pos = 0;
+        let mut out = conn.out.take().unwrap_or_else(|| ctx.take_out());
         while pos < data.len() && !conn.has(flag::CLOSE_AFTER_WRITE) {
-            if conn.out.as_ref().is_some_and(|o| o.queued() >= OUT_HIGH) {
+            if out.queued() >= OUT_HIGH {
                 break;
             }
             let mut headers = [Header::default(); MAX_HEADERS];
             let parsed = parse(&data[pos..], &mut headers, &ctx.shared.limits);
-            let out = conn.out.get_or_insert_with(|| ctx.take_out());
+            let out = &mut *out;
             match parsed {
                 Ok(Status::Partial) => break,
                 Ok(Status::Complete(req)) => {
                     stats.requests += 1;
                     pos += req.head_len;
                     let mut must_close = false;
-                    match req.body {
-                        Body::None => {}
-                        Body::Length(n) => {
-                            if req.expect_continue {
-                                // The client waits for 100 Continue before sending the body; we
-                                // answer without it, so the body may or may not follow: the
-                                // framing is ambiguous and the connection must end.
-                                must_close = true;
-                            } else {
-                                let k = n.min((data.len() - pos) as u64);
-                                pos += k as usize;
-                                conn.skip = n - k;
-                            }
+                    conn.body = match req.body {
+                        Body::None => BodyLeft::None,
+                        // The client waits for 100 Continue before sending the body; we answer
+                        // without reading it, so the body may or may not follow: the framing is
+                        // ambiguous and the connection must end after the response.
+                        _ if req.expect_continue => {
+                            must_close = true;
+                            BodyLeft::None
                         }
+                        Body::Length(n) => BodyLeft::Length(n),
                         Body::Chunked => {
-                            // TODO(issue 3): chunked request bodies; until then answer 501.
-                            respond_status(out, &ctx.date, 501, "chunked request bodies");
+                            BodyLeft::Chunked(Box::new(ChunkedDecoder::new(&ctx.shared.limits)))
+                        }
+                    };
+                    match Self::skip_body(conn, &data[pos..]) {
+                        Ok(k) => pos += k,
+                        Err(e) => {
+                            respond_error(out, &ctx.date, &e);
                             conn.flags |= flag::CLOSE_AFTER_WRITE;
+                            pos = data.len();
                             break;
                         }
                     }
@@ -549,10 +585,11 @@ impl<D: Driver> Worker<D> {
                     pos = data.len();
                 }
             }
-            if conn.skip > 0 {
-                break;
+            if !matches!(conn.body, BodyLeft::None) {
+                break; // the rest of the body has not arrived yet
             }
         }
+        conn.out = Some(out);
         pos
     }
 
@@ -690,7 +727,9 @@ impl<D: Driver> Worker<D> {
             if let Some(out) = conn.out.take() {
                 self.ctx.give_out(out); // nothing queued: return the buffer
             }
-            if conn.has(flag::PEER_EOF) {
+            if conn.has(flag::CLOSE_AFTER_WRITE) {
+                self.linger(key);
+            } else if conn.has(flag::PEER_EOF) {
                 // The peer is done sending and everything it asked for has been answered.
                 self.begin_close(key, false);
                 self.settle(key);

@@ -190,6 +190,49 @@ fn bodies_are_skipped(mode: Mode) {
     assert_eq!(read_response(&mut s, false).unwrap().status, 200);
 }
 
+fn chunked_bodies_are_read_and_framing_kept(mode: Mode) {
+    let server = Server::start(mode);
+    let mut s = server.connect();
+    let raw = b"POST /hello HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n\
+                5\r\nhello\r\n1a;ext=1\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nTrailer: t\r\n\r\n\
+                GET /hello HTTP/1.1\r\nHost: x\r\n\r\n";
+    // Dribble it in pieces that cut through every part of the framing.
+    for piece in raw.chunks(7) {
+        s.write_all(piece).unwrap();
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert_eq!(read_response(&mut s, false).unwrap().status, 405);
+    assert_eq!(read_response(&mut s, false).unwrap().body, b"Hello, World!");
+
+    // Malformed framing: an error and a close, never a guess at where the next request starts.
+    for bad in [
+        &b"POST /hello HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"[..],
+        b"POST /hello HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\nabc\r\n0\r\n\r\n",
+    ] {
+        let mut s = server.connect();
+        s.write_all(bad).unwrap();
+        let r = read_response(&mut s, false).unwrap();
+        assert_eq!((r.status, r.header("connection")), (400, Some("close")));
+        expect_eof(&mut s);
+    }
+    // A body too large for the limit: 413.
+    let mut s = server.connect();
+    s.write_all(b"POST /hello HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n200000\r\n")
+        .unwrap();
+    assert_eq!(read_response(&mut s, false).unwrap().status, 413);
+}
+
+fn expect_continue_is_answered_and_closed(mode: Mode) {
+    let server = Server::start(mode);
+    let mut s = server.connect();
+    s.write_all(
+        b"POST /hello HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+    )
+    .unwrap();
+    let r = read_response(&mut s, false).unwrap();
+    assert_eq!((r.status, r.header("connection")), (405, Some("close")));
+}
+
 fn reset_mid_response_leaves_server_healthy(mode: Mode) {
     let server = Server::start(mode);
     for _ in 0..20 {
@@ -364,6 +407,8 @@ per_mode!(
     half_close_still_answered,
     bad_requests_get_4xx_and_close,
     bodies_are_skipped,
+    chunked_bodies_are_read_and_framing_kept,
+    expect_continue_is_answered_and_closed,
     reset_mid_response_leaves_server_healthy,
     many_concurrent_connections,
     max_conns_refuses_extra_without_disturbing,
