@@ -225,19 +225,78 @@ static CLASS: [u8; 256] = {
     t
 };
 
-/// Where the line starting at `from` ends: (index of its last content byte + 1, index after LF).
-/// `Ok(None)` when no LF has arrived yet. A CR anywhere but right before the LF is an error.
-fn line_end(buf: &[u8], from: usize) -> Result<Option<(usize, usize)>, Error> {
-    let Some(rel) = buf[from..].iter().position(|&b| b == b'\n') else {
-        return Ok(None);
-    };
-    let lf = from + rel;
-    let end = if lf > from && buf[lf - 1] == b'\r' {
-        lf - 1
-    } else {
-        lf
-    };
-    Ok(Some((end, lf + 1)))
+/// Index of the first byte at or after `from` whose class lacks `bit` (or `buf.len()`).
+#[inline(always)]
+fn scan(buf: &[u8], mut i: usize, bit: u8) -> usize {
+    while i < buf.len() && CLASS[buf[i] as usize] & bit != 0 {
+        i += 1;
+    }
+    i
+}
+
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// Eight bytes at a time: does the word hold a byte below `n` (n <= 128)? May also flag a byte
+/// next to one that is (borrows), never misses one; callers fall back to bytes when flagged.
+#[inline(always)]
+fn has_below(x: u64, n: u8) -> bool {
+    x.wrapping_sub(LO * u64::from(n)) & !x & HI != 0
+}
+
+/// Does the word hold a byte equal to `b`?
+#[inline(always)]
+fn has_byte(x: u64, b: u8) -> bool {
+    let y = x ^ (LO * u64::from(b));
+    y.wrapping_sub(LO) & !y & HI != 0
+}
+
+#[inline(always)]
+fn word(buf: &[u8], i: usize) -> u64 {
+    u64::from_le_bytes(buf[i..i + 8].try_into().expect("8 bytes"))
+}
+
+/// Field-value bytes (VCHAR, obs-text, SP, HTAB) from `i`: the first other byte, or `buf.len()`.
+#[inline(always)]
+fn scan_value(buf: &[u8], mut i: usize) -> usize {
+    while i + 8 <= buf.len() {
+        let x = word(buf, i);
+        if has_below(x, 0x20) || has_byte(x, 0x7f) {
+            break; // a control byte (or HTAB) in this word: look byte by byte
+        }
+        i += 8;
+    }
+    scan(buf, i, VALUE)
+}
+
+/// request-target bytes (visible ASCII) from `i`: the first other byte, or `buf.len()`.
+#[inline(always)]
+fn scan_target(buf: &[u8], mut i: usize) -> usize {
+    while i + 8 <= buf.len() {
+        let x = word(buf, i);
+        // Below 0x21, or 0x7f and above (adding 1 sets the high bit of 0x7f; 0x80+ have it).
+        if has_below(x, 0x21) || (x | x.wrapping_add(LO)) & HI != 0 {
+            break;
+        }
+        i += 8;
+    }
+    scan(buf, i, TARGET)
+}
+
+/// After a line's content at `i`: `Ok(Some(next line start))` for CRLF or LF, `Ok(None)` when
+/// the line end has not fully arrived, an error for anything else.
+#[inline(always)]
+fn eol(buf: &[u8], i: usize, what: &'static str) -> Result<Option<usize>, Error> {
+    match buf.get(i) {
+        None => Ok(None),
+        Some(b'\n') => Ok(Some(i + 1)),
+        Some(b'\r') => match buf.get(i + 1) {
+            None => Ok(None),
+            Some(b'\n') => Ok(Some(i + 2)),
+            Some(_) => bad("bare CR", i),
+        },
+        Some(_) => bad(what, i),
+    }
 }
 
 fn method_of(m: &[u8]) -> Method {
@@ -256,6 +315,10 @@ fn method_of(m: &[u8]) -> Method {
 }
 
 /// Parse one request head at the start of `buf`. See the crate docs.
+///
+/// One pass: every byte is classified once, and a line still arriving is checked as far as it
+/// goes, so garbage (a TLS handshake, a binary protocol) is rejected at once instead of waiting
+/// for a line end that never comes.
 pub fn parse<'a, 'h>(
     buf: &'a [u8],
     storage: &'h mut [Header<'a>],
@@ -270,23 +333,78 @@ pub fn parse<'a, 'h>(
             _ => break,
         }
     }
+    if &buf[pos..] == b"\r" {
+        return Ok(Status::Partial); // the LF of an empty line is still to come
+    }
     let start = pos;
-
-    // Request line.
-    let Some((line_stop, next)) = line_end(buf, start)? else {
-        if buf.len() - start > limits.max_request_line + 2 {
-            return err(ErrorKind::UriTooLong, buf.len());
+    let line_too_long = |at: usize| at - start > limits.max_request_line;
+    let partial_line = |at: usize| -> Result<Status<Request<'a, 'h>>, Error> {
+        if line_too_long(at) {
+            err(ErrorKind::UriTooLong, at)
+        } else {
+            Ok(Status::Partial)
         }
-        check_partial_line(buf, start, b' ')?;
+    };
+
+    // Request line: method SP request-target SP HTTP-version (RFC 9112 §3).
+    let m_end = scan(buf, start, TCHAR);
+    match buf.get(m_end) {
+        None => return partial_line(m_end),
+        Some(b' ') if m_end > start => {}
+        Some(_) => return bad("invalid method", m_end),
+    }
+    let t_start = m_end + 1;
+    let t_end = scan_target(buf, t_start);
+    match buf.get(t_end) {
+        None => return partial_line(t_end),
+        Some(b' ') if t_end > t_start => {}
+        Some(_) => return bad("invalid request target", t_end),
+    }
+    let v_start = t_end + 1;
+    let Some(v) = buf.get(v_start..v_start + 8) else {
+        // Check what has arrived of the version against "HTTP/".
+        let got = &buf[v_start..];
+        let n = got.len().min(5);
+        if got[..n] != b"HTTP/"[..n] {
+            return bad("invalid HTTP version", v_start);
+        }
+        return partial_line(buf.len());
+    };
+    let version = match v {
+        b"HTTP/1.1" => Version::Http11,
+        b"HTTP/1.0" => Version::Http10,
+        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
+            if major.is_ascii_digit() && minor.is_ascii_digit() =>
+        {
+            return err(ErrorKind::VersionNotSupported, v_start);
+        }
+        _ => return bad("invalid HTTP version", v_start),
+    };
+    if line_too_long(v_start + 8) {
+        return err(ErrorKind::UriTooLong, v_start + 8);
+    }
+    let Some(next) = eol(buf, v_start + 8, "invalid HTTP version")? else {
         return Ok(Status::Partial);
     };
-    if line_stop - start > limits.max_request_line {
-        return err(ErrorKind::UriTooLong, line_stop);
+    let method_raw = &buf[start..m_end];
+    let target = &buf[t_start..t_end];
+    // Only origin-form, absolute-form and asterisk-form reach us (authority-form is CONNECT's).
+    if !(target[0] == b'/'
+        || target == b"*"
+        || target.len() > 7 && target[..7].eq_ignore_ascii_case(b"http://")
+        || target.len() > 8 && target[..8].eq_ignore_ascii_case(b"https://"))
+    {
+        return bad("invalid request target", t_start);
     }
-    let line = &buf[start..line_stop];
-    let (method_raw, target, version) = request_line(line, start)?;
     let method = method_of(method_raw);
     pos = next;
+    let partial_head = |at: usize| -> Result<Status<Request<'a, 'h>>, Error> {
+        if at - start > limits.max_head {
+            err(ErrorKind::HeaderFieldsTooLarge, at)
+        } else {
+            Ok(Status::Partial)
+        }
+    };
 
     // Header fields.
     let mut count = 0;
@@ -298,64 +416,37 @@ pub fn parse<'a, 'h>(
     let mut conn_keep_alive = false;
     let mut expect_continue = false;
     loop {
-        if pos - start > limits.max_head {
-            return err(ErrorKind::HeaderFieldsTooLarge, pos);
+        match buf.get(pos) {
+            None => return partial_head(pos),
+            Some(b'\r' | b'\n') => match eol(buf, pos, "")? {
+                Some(after) => {
+                    pos = after;
+                    break;
+                }
+                None => return partial_head(pos),
+            },
+            // obs-fold (RFC 9112 §5.2): reject.
+            Some(b' ' | b'\t') => return bad("obsolete line folding", pos),
+            Some(_) => {}
         }
-        let Some((stop, after)) = line_end(buf, pos)? else {
-            if buf.len() - start > limits.max_head {
-                return err(ErrorKind::HeaderFieldsTooLarge, buf.len());
-            }
-            check_partial_line(buf, pos, b':')?;
-            return Ok(Status::Partial);
+        let name_end = scan(buf, pos, TCHAR);
+        match buf.get(name_end) {
+            None => return partial_head(name_end),
+            Some(b':') if name_end > pos => {}
+            // No whitespace between name and colon (RFC 9112 §5.1): a smuggling vector.
+            Some(b' ' | b'\t') if name_end > pos => return bad("whitespace before colon", name_end),
+            Some(_) => return bad("invalid header name", name_end),
+        }
+        let v_end = scan_value(buf, name_end + 1);
+        let after = match eol(buf, v_end, "control character in header value")? {
+            Some(a) => a,
+            None => return partial_head(v_end),
         };
         if after - start > limits.max_head {
             return err(ErrorKind::HeaderFieldsTooLarge, after);
         }
-        if stop == pos {
-            pos = after;
-            break;
-        }
-        let line = &buf[pos..stop];
-        // obs-fold (RFC 9112 §5.2): reject.
-        if line[0] == b' ' || line[0] == b'\t' {
-            return bad("obsolete line folding", pos);
-        }
-        let name_len = line
-            .iter()
-            .position(|&b| CLASS[b as usize] & TCHAR == 0)
-            .unwrap_or(line.len());
-        if name_len == 0 {
-            return bad("invalid header name", pos);
-        }
-        // No whitespace between name and colon (RFC 9112 §5.1): a smuggling vector.
-        if line.get(name_len) != Some(&b':') {
-            return bad(
-                if matches!(line.get(name_len), Some(b' ' | b'\t')) {
-                    "whitespace before colon"
-                } else {
-                    "invalid header name"
-                },
-                pos + name_len,
-            );
-        }
-        let name = &line[..name_len];
-        let mut v = &line[name_len + 1..];
-        if let Some(i) = v.iter().position(|&b| CLASS[b as usize] & VALUE == 0) {
-            return bad(
-                if v[i] == b'\r' {
-                    "bare CR"
-                } else {
-                    "control character in header value"
-                },
-                pos + name_len + 1 + i,
-            );
-        }
-        while let [b' ' | b'\t', rest @ ..] = v {
-            v = rest;
-        }
-        while let [rest @ .., b' ' | b'\t'] = v {
-            v = rest;
-        }
+        let name = &buf[pos..name_end];
+        let v = trim_ows(&buf[name_end + 1..v_end]);
         if count == storage.len() {
             return err(ErrorKind::HeaderFieldsTooLarge, pos);
         }
@@ -463,83 +554,6 @@ pub fn parse<'a, 'h>(
         host,
         expect_continue,
     }))
-}
-
-/// A line still arriving is checked as far as it goes, so garbage (a TLS handshake, a binary
-/// protocol) is rejected at once instead of waiting for a line end that never comes: the leading
-/// token (method or field name) must be tchars up to its delimiter, and a CR may only be the last
-/// byte so far (it may precede the LF).
-fn check_partial_line(buf: &[u8], from: usize, delim: u8) -> Result<(), Error> {
-    let tail = &buf[from..];
-    if let Some(i) = tail.iter().position(|&b| b == b'\r') {
-        if i + 1 != tail.len() {
-            return bad("bare CR", from + i);
-        }
-    }
-    let tok = tail
-        .iter()
-        .position(|&b| CLASS[b as usize] & TCHAR == 0)
-        .unwrap_or(tail.len());
-    match tail.get(tok) {
-        None => Ok(()),
-        Some(&b) if b == delim && tok > 0 => Ok(()),
-        Some(b' ' | b'\t') if delim == b':' && tok == 0 => bad("obsolete line folding", from),
-        Some(b'\r') if tok == 0 => Ok(()),
-        Some(_) if delim == b' ' => bad("invalid method", from + tok),
-        Some(_) => bad("invalid header name", from + tok),
-    }
-}
-
-fn request_line(line: &[u8], at: usize) -> Result<(&[u8], &[u8], Version), Error> {
-    let m_len = line
-        .iter()
-        .position(|&b| CLASS[b as usize] & TCHAR == 0)
-        .unwrap_or(line.len());
-    if m_len == 0 {
-        return bad("invalid method", at);
-    }
-    if line.get(m_len) != Some(&b' ') {
-        return bad(
-            if line.get(m_len) == Some(&b'\r') {
-                "bare CR"
-            } else {
-                "invalid method"
-            },
-            at + m_len,
-        );
-    }
-    let rest = &line[m_len + 1..];
-    let t_len = rest
-        .iter()
-        .position(|&b| CLASS[b as usize] & TARGET == 0)
-        .unwrap_or(rest.len());
-    if t_len == 0 {
-        return bad("invalid request target", at + m_len + 1);
-    }
-    if rest.get(t_len) != Some(&b' ') {
-        return bad("invalid request target", at + m_len + 1 + t_len);
-    }
-    let target = &rest[..t_len];
-    let v = &rest[t_len + 1..];
-    let version = match v {
-        b"HTTP/1.1" => Version::Http11,
-        b"HTTP/1.0" => Version::Http10,
-        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
-            if major.is_ascii_digit() && minor.is_ascii_digit() =>
-        {
-            return err(ErrorKind::VersionNotSupported, at + m_len + t_len + 2);
-        }
-        _ => return bad("invalid HTTP version", at + m_len + t_len + 2),
-    };
-    // Only origin-form, absolute-form and asterisk-form reach us (authority-form is CONNECT's).
-    if !(target[0] == b'/'
-        || target == b"*"
-        || target.len() > 7 && target[..7].eq_ignore_ascii_case(b"http://")
-        || target.len() > 8 && target[..8].eq_ignore_ascii_case(b"https://"))
-    {
-        return bad("invalid request target", at + m_len + 1);
-    }
-    Ok((&line[..m_len], target, version))
 }
 
 fn trim_ows(mut s: &[u8]) -> &[u8] {

@@ -1,0 +1,149 @@
+//! Properties: a request split at any byte boundaries parses exactly as the whole; random bytes
+//! never panic; chunked bodies decode the same however they are cut.
+
+use proptest::prelude::*;
+use ringhttpd_http::{parse, ChunkedDecoder, Header, Limits, Status};
+
+#[derive(Debug, PartialEq)]
+struct Parsed {
+    method: Vec<u8>,
+    target: Vec<u8>,
+    headers: Vec<(Vec<u8>, Vec<u8>)>,
+    head_len: usize,
+    keep_alive: bool,
+}
+
+fn parse_owned(buf: &[u8]) -> Result<Option<Parsed>, u16> {
+    let mut hs = [Header::default(); 64];
+    match parse(buf, &mut hs, &Limits::default()) {
+        Ok(Status::Complete(r)) => Ok(Some(Parsed {
+            method: r.method_raw.to_vec(),
+            target: r.target.to_vec(),
+            headers: r.headers.iter().map(|h| (h.name.to_vec(), h.value.to_vec())).collect(),
+            head_len: r.head_len,
+            keep_alive: r.keep_alive,
+        })),
+        Ok(Status::Partial) => Ok(None),
+        Err(e) => Err(e.status()),
+    }
+}
+
+/// Feed `buf` as it would arrive in `cuts` pieces, re-parsing the accumulated bytes each time
+/// (what the server does with a partial request).
+fn parse_incrementally(buf: &[u8], cuts: &[usize]) -> Result<Option<Parsed>, u16> {
+    let mut points: Vec<usize> = cuts.iter().map(|c| c % (buf.len() + 1)).collect();
+    points.push(buf.len());
+    points.sort_unstable();
+    for &end in &points {
+        if let Some(p) = parse_owned(&buf[..end])? {
+            return Ok(Some(p));
+        }
+    }
+    Ok(None)
+}
+
+fn token() -> impl Strategy<Value = String> {
+    "[A-Za-z0-9!#$%&'*+.^_`|~-]{1,12}"
+}
+
+fn request() -> impl Strategy<Value = Vec<u8>> {
+    (
+        prop_oneof![Just("GET".to_string()), Just("POST".to_string()), token()],
+        "/[A-Za-z0-9._~%/?=&-]{0,40}",
+        prop::collection::vec((token(), "[ -~]{0,30}"), 0..12),
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(|(m, t, hs, lf, close)| {
+            let eol = if lf { "\n" } else { "\r\n" };
+            let mut s = format!("{m} {t} HTTP/1.1{eol}Host: example{eol}");
+            for (n, v) in hs {
+                // Keep the generated request valid: no second Host, no framing headers.
+                let lower = n.to_ascii_lowercase();
+                if ["host", "content-length", "transfer-encoding", "expect", "connection"].contains(&lower.as_str()) {
+                    continue;
+                }
+                s.push_str(&format!("{n}: {}{eol}", v.trim()));
+            }
+            if close {
+                s.push_str(&format!("Connection: close{eol}"));
+            }
+            s.push_str(eol);
+            s.into_bytes()
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn split_anywhere_same_result(req in request(), cuts in prop::collection::vec(any::<usize>(), 0..6)) {
+        let whole = parse_owned(&req);
+        prop_assert!(matches!(whole, Ok(Some(_))), "generated request must parse: {:?}", whole);
+        prop_assert_eq!(parse_incrementally(&req, &cuts), whole);
+    }
+
+    #[test]
+    fn pipelined_pairs_split_anywhere(a in request(), b in request(), cut in any::<usize>()) {
+        let mut both = a.clone();
+        both.extend_from_slice(&b);
+        let first = parse_owned(&both).unwrap().unwrap();
+        prop_assert_eq!(first.head_len, a.len());
+        let second = parse_incrementally(&both[first.head_len..], &[cut]).unwrap().unwrap();
+        prop_assert_eq!(Some(second), parse_owned(&b).unwrap());
+    }
+
+    #[test]
+    fn random_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
+        let mut hs = [Header::default(); 8];
+        match parse(&bytes, &mut hs, &Limits { max_request_line: 128, max_head: 256, max_body: 1000 }) {
+            Ok(Status::Complete(r)) => prop_assert!(r.head_len <= bytes.len()),
+            Ok(Status::Partial) => {}
+            Err(e) => prop_assert!(e.offset <= bytes.len() && (400..=505).contains(&e.status())),
+        }
+    }
+
+    #[test]
+    fn mutated_requests_never_panic(req in request(), pos in any::<usize>(), byte in any::<u8>()) {
+        let mut m = req.clone();
+        let i = pos % m.len();
+        m[i] = byte;
+        let _ = parse_owned(&m);
+        let _ = parse_incrementally(&m, &[pos]);
+    }
+
+    #[test]
+    fn chunked_round_trip(body in prop::collection::vec(any::<u8>(), 0..3000),
+                          sizes in prop::collection::vec(1usize..700, 1..20),
+                          cuts in prop::collection::vec(any::<usize>(), 0..8)) {
+        // Encode with the given chunk sizes (cycled), then decode from arbitrary pieces.
+        let mut enc = Vec::new();
+        let mut rest = &body[..];
+        let mut k = 0;
+        while !rest.is_empty() {
+            let n = sizes[k % sizes.len()].min(rest.len());
+            enc.extend_from_slice(format!("{n:x}\r\n").as_bytes());
+            enc.extend_from_slice(&rest[..n]);
+            enc.extend_from_slice(b"\r\n");
+            rest = &rest[n..];
+            k += 1;
+        }
+        enc.extend_from_slice(b"0\r\nX-T: v\r\n\r\nNEXT");
+        let mut points: Vec<usize> = cuts.iter().map(|c| c % (enc.len() + 1)).collect();
+        points.push(enc.len());
+        points.sort_unstable();
+        let mut d = ChunkedDecoder::new(&Limits::default());
+        let mut out = Vec::new();
+        let mut pos = 0;
+        let mut done = false;
+        for end in points {
+            if end < pos { continue; }
+            let p = d.feed(&enc[pos..end], |s| out.extend_from_slice(s)).unwrap();
+            pos += p.consumed;
+            if p.done { done = true; break; }
+        }
+        prop_assert!(done);
+        prop_assert_eq!(&out, &body);
+        prop_assert_eq!(&enc[pos..], b"NEXT");
+    }
+}
