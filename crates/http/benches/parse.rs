@@ -47,7 +47,11 @@ fn theirs(buf: &[u8]) -> usize {
 
 fn bench(c: &mut Criterion) {
     let pipelined: Vec<u8> = SMALL.repeat(16);
-    for (name, input, count) in [("small-get", SMALL, 1u64), ("browser-get", BROWSER, 1), ("pipelined-16", &pipelined[..], 16)] {
+    for (name, input, count) in [
+        ("small-get", SMALL, 1u64),
+        ("browser-get", BROWSER, 1),
+        ("pipelined-16", &pipelined[..], 16),
+    ] {
         assert_eq!(ours(input), theirs(input));
         let mut g = c.benchmark_group(name);
         g.throughput(Throughput::Elements(count));

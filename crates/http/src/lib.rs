@@ -434,7 +434,9 @@ pub fn parse<'a, 'h>(
             None => return partial_head(name_end),
             Some(b':') if name_end > pos => {}
             // No whitespace between name and colon (RFC 9112 §5.1): a smuggling vector.
-            Some(b' ' | b'\t') if name_end > pos => return bad("whitespace before colon", name_end),
+            Some(b' ' | b'\t') if name_end > pos => {
+                return bad("whitespace before colon", name_end)
+            }
             Some(_) => return bad("invalid header name", name_end),
         }
         let v_end = scan_value(buf, name_end + 1);

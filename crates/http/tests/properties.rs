@@ -19,7 +19,11 @@ fn parse_owned(buf: &[u8]) -> Result<Option<Parsed>, u16> {
         Ok(Status::Complete(r)) => Ok(Some(Parsed {
             method: r.method_raw.to_vec(),
             target: r.target.to_vec(),
-            headers: r.headers.iter().map(|h| (h.name.to_vec(), h.value.to_vec())).collect(),
+            headers: r
+                .headers
+                .iter()
+                .map(|h| (h.name.to_vec(), h.value.to_vec()))
+                .collect(),
             head_len: r.head_len,
             keep_alive: r.keep_alive,
         })),
@@ -60,7 +64,15 @@ fn request() -> impl Strategy<Value = Vec<u8>> {
             for (n, v) in hs {
                 // Keep the generated request valid: no second Host, no framing headers.
                 let lower = n.to_ascii_lowercase();
-                if ["host", "content-length", "transfer-encoding", "expect", "connection"].contains(&lower.as_str()) {
+                if [
+                    "host",
+                    "content-length",
+                    "transfer-encoding",
+                    "expect",
+                    "connection",
+                ]
+                .contains(&lower.as_str())
+                {
                     continue;
                 }
                 s.push_str(&format!("{n}: {}{eol}", v.trim()));

@@ -27,6 +27,8 @@ pub struct Config {
     pub uring_features: UringFeatures,
     pub keepalive_timeout: Duration,
     pub header_timeout: Duration,
+    pub body_timeout: Duration,
+    pub write_timeout: Duration,
     /// File cache budget per process, in bytes, split across threads.
     pub cache_size: usize,
 }
@@ -45,6 +47,8 @@ usage: ringhttpd [options]
                            features: accept_multi recv_multi buf_ring defer_taskrun coop_taskrun
   --keepalive-timeout S    idle keep-alive timeout, seconds (default 75)
   --header-timeout S       time to receive a request head, seconds (default 60)
+  --body-timeout S         longest pause while a request body arrives, seconds (default 60)
+  --write-timeout S        time for a client to take one batch of responses, seconds (default 60)
   --cache-size MIB         file cache memory bound per process (default 64)
   -h, --help               this text
 ";
@@ -60,6 +64,8 @@ impl Config {
             uring_features: UringFeatures::ALL,
             keepalive_timeout: Duration::from_secs(75),
             header_timeout: Duration::from_secs(60),
+            body_timeout: Duration::from_secs(60),
+            write_timeout: Duration::from_secs(60),
             cache_size: 64 << 20,
         };
         if let Ok(mask) = std::env::var("RINGHTTPD_URING_FEATURES") {
@@ -113,6 +119,14 @@ impl Config {
                 }
                 "--header-timeout" => {
                     cfg.header_timeout =
+                        Duration::from_secs(number(&flag, &value()?, 1, 86_400)? as u64)
+                }
+                "--body-timeout" => {
+                    cfg.body_timeout =
+                        Duration::from_secs(number(&flag, &value()?, 1, 86_400)? as u64)
+                }
+                "--write-timeout" => {
+                    cfg.write_timeout =
                         Duration::from_secs(number(&flag, &value()?, 1, 86_400)? as u64)
                 }
                 "--cache-size" => cfg.cache_size = number(&flag, &value()?, 1, 1 << 20)? << 20,

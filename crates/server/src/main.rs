@@ -10,6 +10,7 @@ mod files;
 mod out;
 mod respond;
 mod sys;
+mod wheel;
 mod worker;
 
 use std::net::SocketAddr;
@@ -108,6 +109,8 @@ fn main() -> ExitCode {
         limits: Limits::default(),
         keepalive_timeout: cfg.keepalive_timeout,
         header_timeout: cfg.header_timeout,
+        body_timeout: cfg.body_timeout,
+        write_timeout: cfg.write_timeout,
     });
     let cpus = sys::allowed_cpus();
     let pin = cpus.len() >= cfg.threads;

@@ -369,6 +369,74 @@ fn idle_timeout_closes(mode: Mode) {
     );
 }
 
+fn slowloris_is_cut_off_at_the_header_deadline(mode: Mode) {
+    let server = Server::start_with(mode, &["--header-timeout", "1"]);
+    let mut s = server.connect();
+    s.write_all(b"GET /hello HTTP/1.1\r\n").unwrap();
+    let t0 = Instant::now();
+    // Keep trickling header lines: the deadline is for the whole head, not between bytes.
+    let mut closed = false;
+    for i in 0..40 {
+        std::thread::sleep(Duration::from_millis(100));
+        if s.write_all(format!("X-Slow-{i}: v\r\n").as_bytes())
+            .is_err()
+        {
+            closed = true;
+            break;
+        }
+    }
+    if !closed {
+        expect_eof(&mut s);
+    }
+    assert!(
+        t0.elapsed() < Duration::from_secs(4),
+        "slow head survived {:?}",
+        t0.elapsed()
+    );
+    // Meanwhile a normal client is unaffected.
+    assert_eq!(exchange(&server, &get("/hello")).status, 200);
+}
+
+fn stalled_body_and_stalled_reader_time_out(mode: Mode) {
+    let server = Server::start_with(mode, &["--body-timeout", "1", "--write-timeout", "1"]);
+    let mut s = server.connect();
+    s.write_all(b"POST /hello HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc")
+        .unwrap();
+    assert_eq!(read_response(&mut s, false).unwrap().status, 405);
+    let t0 = Instant::now();
+    expect_eof(&mut s); // the other 97 bytes never come
+    assert!(
+        t0.elapsed() < Duration::from_secs(4),
+        "stalled body survived {:?}",
+        t0.elapsed()
+    );
+
+    // A client that asks for a lot and never reads: cut off after the write timeout.
+    let site = std::env::temp_dir().join(format!("ringhttpd-wt-{}-{mode:?}", std::process::id()));
+    std::fs::create_dir_all(&site).unwrap();
+    std::fs::write(site.join("big.bin"), vec![1u8; 8 << 20]).unwrap();
+    let server = Server::start_with(
+        mode,
+        &["--write-timeout", "1", "--root", site.to_str().unwrap()],
+    );
+    let mut s = server.connect();
+    s.write_all(&get("/big.bin")).unwrap();
+    std::thread::sleep(Duration::from_millis(3500));
+    let mut total = 0;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => total += n,
+        }
+    }
+    assert!(
+        total < 8 << 20,
+        "the whole body arrived although the reader stalled past the timeout"
+    );
+    let _ = std::fs::remove_dir_all(&site);
+}
+
 fn sigterm_exits_cleanly(mode: Mode) {
     let mut server = Server::start(mode);
     let mut idle = server.connect();
@@ -414,5 +482,7 @@ per_mode!(
     max_conns_refuses_extra_without_disturbing,
     fd_exhaustion_backs_off_and_recovers,
     idle_timeout_closes,
+    slowloris_is_cut_off_at_the_header_deadline,
+    stalled_body_and_stalled_reader_time_out,
     sigterm_exits_cleanly,
 );
