@@ -5,6 +5,7 @@
 //! and which backend and features each worker uses, and exits 0 after a signal once in-flight
 //! requests have been answered (at most a few seconds).
 
+mod alloc_count;
 mod config;
 mod files;
 mod out;
@@ -162,7 +163,14 @@ fn main() -> ExitCode {
         note
     );
 
-    let sig = sys::wait_signal(&signals);
+    let sig = loop {
+        match sys::wait_signal(&signals) {
+            // A report for tests and operators: heap allocations since start (the hot paths make
+            // none; see tests/alloc.rs).
+            libc::SIGUSR1 => eprintln!("ringhttpd: allocations={}", alloc_count::get()),
+            sig => break sig,
+        }
+    };
     eprintln!("ringhttpd: signal {sig}, finishing in-flight requests");
     wakes.iter().for_each(|&w| worker::wake(w));
     let mut ok = true;

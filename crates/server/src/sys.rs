@@ -169,8 +169,8 @@ pub fn pin_to(cpu: usize) -> io::Result<()> {
     }
 }
 
-/// SIGINT and SIGTERM, blocked in the calling thread (and threads it spawns later) so that
-/// [`wait_signal`] can take them synchronously.
+/// SIGINT, SIGTERM (stop) and SIGUSR1 (report), blocked in the calling thread and the threads it
+/// spawns later, so that [`wait_signal`] can take them synchronously.
 pub fn block_stop_signals() -> libc::sigset_t {
     // SAFETY: sigset_t is plain data, initialised by sigemptyset before use; pthread_sigmask only
     // reads it.
@@ -179,6 +179,7 @@ pub fn block_stop_signals() -> libc::sigset_t {
         libc::sigemptyset(&mut set);
         libc::sigaddset(&mut set, libc::SIGINT);
         libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigaddset(&mut set, libc::SIGUSR1);
         libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
         set
     }
