@@ -37,13 +37,8 @@ pub struct OutBuf {
 
 impl OutBuf {
     pub fn new() -> OutBuf {
-        OutBuf {
-            data: Vec::with_capacity(4096),
-            parts: Vec::with_capacity(8),
-            mark: 0,
-            iov: Vec::with_capacity(MAX_IOV),
-            sent: 0,
-        }
+        // Capacity comes with use and is kept (bounded by the worker) while pooled.
+        OutBuf { data: Vec::new(), parts: Vec::new(), mark: 0, iov: Vec::new(), sent: 0 }
     }
 
     fn close_run(&mut self) {

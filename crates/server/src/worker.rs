@@ -55,6 +55,8 @@ const OUT_HIGH: usize = 64 * 1024;
 const IN_HIGH: usize = 32 * 1024;
 /// A peer that keeps sending past this while we hold its input is cut off.
 const IN_HARD: usize = 1 << 20;
+/// Per-request states kept pooled per core; more in use at once are allocated and then freed.
+const ACT_POOL: usize = 256;
 /// Buffers kept on the free lists are trimmed back to this capacity.
 const KEEP_CAPACITY: usize = 64 * 1024;
 /// Time for a closing peer to finish sending.
@@ -176,6 +178,9 @@ impl Ctx {
     }
 
     fn give_act(&mut self, mut a: Box<Active>) {
+        if self.act_free.len() >= ACT_POOL {
+            return; // enough pooled for this core's usual concurrency: free it
+        }
         a.out.clear(); // drops references to file bodies
         a.out.data.shrink_to(KEEP_CAPACITY);
         a.input.clear();
