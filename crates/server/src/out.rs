@@ -38,7 +38,13 @@ pub struct OutBuf {
 impl OutBuf {
     pub fn new() -> OutBuf {
         // Capacity comes with use and is kept (bounded by the worker) while pooled.
-        OutBuf { data: Vec::new(), parts: Vec::new(), mark: 0, iov: Vec::new(), sent: 0 }
+        OutBuf {
+            data: Vec::new(),
+            parts: Vec::new(),
+            mark: 0,
+            iov: Vec::new(),
+            sent: 0,
+        }
     }
 
     fn close_run(&mut self) {
