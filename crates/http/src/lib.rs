@@ -203,6 +203,8 @@ const TCHAR: u8 = 1;
 const TARGET: u8 = 2;
 /// Allowed in a field value: VCHAR, obs-text, SP, HTAB (RFC 9110 §5.5).
 const VALUE: u8 = 4;
+/// Not allowed in a Host value: path, userinfo and whitespace characters.
+const HOST_BAD: u8 = 8;
 
 static CLASS: [u8; 256] = {
     let mut t = [0u8; 256];
@@ -218,6 +220,9 @@ static CLASS: [u8; 256] = {
         }
         if (b > 0x20 && b != 0x7f) || b == b' ' || b == b'\t' {
             c |= VALUE;
+        }
+        if matches!(b, b'/' | b'\\' | b'@' | b' ' | b'\t') {
+            c |= HOST_BAD;
         }
         t[i] = c;
         i += 1;
@@ -237,34 +242,64 @@ fn scan(buf: &[u8], mut i: usize, bit: u8) -> usize {
 const LO: u64 = 0x0101_0101_0101_0101;
 const HI: u64 = 0x8080_8080_8080_8080;
 
-/// Eight bytes at a time: does the word hold a byte below `n` (n <= 128)? May also flag a byte
-/// next to one that is (borrows), never misses one; callers fall back to bytes when flagged.
-#[inline(always)]
-fn has_below(x: u64, n: u8) -> bool {
-    x.wrapping_sub(LO * u64::from(n)) & !x & HI != 0
-}
-
-/// Does the word hold a byte equal to `b`?
-#[inline(always)]
-fn has_byte(x: u64, b: u8) -> bool {
-    let y = x ^ (LO * u64::from(b));
-    y.wrapping_sub(LO) & !y & HI != 0
-}
-
 #[inline(always)]
 fn word(buf: &[u8], i: usize) -> u64 {
     u64::from_le_bytes(buf[i..i + 8].try_into().expect("8 bytes"))
 }
 
+/// Flags (high bit of the byte) where a byte may be a control byte: below 0x20 or 0x7f. Never
+/// misses one; may flag a neighbour (borrows), callers then look byte by byte.
+#[inline(always)]
+fn ctl_flags(x: u64) -> u64 {
+    let y = x ^ (LO * 0x7f);
+    (x.wrapping_sub(LO * 0x20) & !x | y.wrapping_sub(LO) & !y) & HI
+}
+
+/// Flags bytes outside 0x21..=0x7e (request-target bytes), same contract as [`ctl_flags`].
+#[inline(always)]
+fn non_target_flags(x: u64) -> u64 {
+    // Below 0x21, or 0x7f and above (adding 1 sets the high bit of 0x7f; 0x80+ have it).
+    (x.wrapping_sub(LO * 0x21) & !x | x | x.wrapping_add(LO)) & HI
+}
+
+/// Index of the lowest flagged byte in a word of flags. Exact: borrows and carries only ever
+/// move towards higher bytes, so the lowest flag is a real one.
+#[inline(always)]
+fn first_flag(f: u64) -> usize {
+    (f.trailing_zeros() / 8) as usize
+}
+
 /// Field-value bytes (VCHAR, obs-text, SP, HTAB) from `i`: the first other byte, or `buf.len()`.
 #[inline(always)]
 fn scan_value(buf: &[u8], mut i: usize) -> usize {
-    while i + 8 <= buf.len() {
-        let x = word(buf, i);
-        if has_below(x, 0x20) || has_byte(x, 0x7f) {
-            break; // a control byte (or HTAB) in this word: look byte by byte
+    // Sixteen bytes per step while no control byte shows up.
+    while i + 16 <= buf.len() {
+        let (f0, f1) = (ctl_flags(word(buf, i)), ctl_flags(word(buf, i + 8)));
+        if f0 | f1 == 0 {
+            i += 16;
+            continue;
         }
-        i += 8;
+        let j = if f0 != 0 {
+            i + first_flag(f0)
+        } else {
+            i + 8 + first_flag(f1)
+        };
+        if buf[j] != b'\t' {
+            return j;
+        }
+        i = j + 1; // HTAB is allowed in values
+    }
+    while i + 8 <= buf.len() {
+        let f = ctl_flags(word(buf, i));
+        if f == 0 {
+            i += 8;
+            continue;
+        }
+        let j = i + first_flag(f);
+        if buf[j] != b'\t' {
+            return j;
+        }
+        i = j + 1;
     }
     scan(buf, i, VALUE)
 }
@@ -273,14 +308,61 @@ fn scan_value(buf: &[u8], mut i: usize) -> usize {
 #[inline(always)]
 fn scan_target(buf: &[u8], mut i: usize) -> usize {
     while i + 8 <= buf.len() {
-        let x = word(buf, i);
-        // Below 0x21, or 0x7f and above (adding 1 sets the high bit of 0x7f; 0x80+ have it).
-        if has_below(x, 0x21) || (x | x.wrapping_add(LO)) & HI != 0 {
-            break;
+        let f = non_target_flags(word(buf, i));
+        if f != 0 {
+            return i + first_flag(f);
         }
         i += 8;
     }
     scan(buf, i, TARGET)
+}
+
+/// Does a Host value hold a byte that cannot be in one (whitespace or control, `/`, `\\`, `@`)?
+/// Eight bytes at a time.
+#[inline(always)]
+fn host_is_bad(v: &[u8]) -> bool {
+    let mut i = 0;
+    while i + 8 <= v.len() {
+        let x = word(v, i);
+        let eq = |b: u8| {
+            let y = x ^ (LO * u64::from(b));
+            y.wrapping_sub(LO) & !y
+        };
+        if (x.wrapping_sub(LO * 0x21) & !x | eq(b'/') | eq(b'@') | eq(b'\\')) & HI != 0 {
+            break; // something (maybe) odd here: check exactly
+        }
+        i += 8;
+    }
+    v[i..]
+        .iter()
+        .any(|&b| CLASS[b as usize] & HOST_BAD != 0 || b < 0x20)
+}
+
+/// A field name from `i`: the first byte that is not a tchar, or `buf.len()`. The end (the first
+/// byte at or below SP, or `:`) is found eight bytes at a time; the name's bytes are then checked
+/// against the tchar table in one pass without an early exit.
+#[inline(always)]
+fn scan_name(buf: &[u8], start: usize) -> usize {
+    let mut i = start;
+    while i + 8 <= buf.len() {
+        let x = word(buf, i);
+        let y = x ^ (LO * u64::from(b':'));
+        let f = (x.wrapping_sub(LO * 0x21) & !x | y.wrapping_sub(LO) & !y) & HI;
+        if f == 0 {
+            i += 8;
+            continue;
+        }
+        let end = i + first_flag(f);
+        let ok = buf[start..end]
+            .iter()
+            .fold(TCHAR, |acc, &b| acc & CLASS[b as usize]);
+        return if ok != 0 {
+            end
+        } else {
+            scan(buf, start, TCHAR)
+        };
+    }
+    scan(buf, start, TCHAR)
 }
 
 /// After a line's content at `i`: `Ok(Some(next line start))` for CRLF or LF, `Ok(None)` when
@@ -347,7 +429,13 @@ pub fn parse<'a, 'h>(
     };
 
     // Request line: method SP request-target SP HTTP-version (RFC 9112 §3).
-    let m_end = scan(buf, start, TCHAR);
+    // The common methods are recognised by one comparison each.
+    let (m_end, known) = match buf.get(start..start + 5) {
+        Some([b'G', b'E', b'T', b' ', _]) => (start + 3, Some(Method::Get)),
+        Some(b"HEAD ") => (start + 4, Some(Method::Head)),
+        Some(b"POST ") => (start + 4, Some(Method::Post)),
+        _ => (scan(buf, start, TCHAR), None),
+    };
     match buf.get(m_end) {
         None => return partial_line(m_end),
         Some(b' ') if m_end > start => {}
@@ -370,15 +458,17 @@ pub fn parse<'a, 'h>(
         }
         return partial_line(buf.len());
     };
-    let version = match v {
-        b"HTTP/1.1" => Version::Http11,
-        b"HTTP/1.0" => Version::Http10,
-        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
+    const HTTP11: u64 = u64::from_le_bytes(*b"HTTP/1.1");
+    const HTTP10: u64 = u64::from_le_bytes(*b"HTTP/1.0");
+    let version = match (word(v, 0), v) {
+        (HTTP11, _) => Version::Http11,
+        (HTTP10, _) => Version::Http10,
+        (_, [b'H', b'T', b'T', b'P', b'/', major, b'.', minor])
             if major.is_ascii_digit() && minor.is_ascii_digit() =>
         {
             return err(ErrorKind::VersionNotSupported, v_start);
         }
-        _ => return bad("invalid HTTP version", v_start),
+        (_, _) => return bad("invalid HTTP version", v_start),
     };
     if line_too_long(v_start + 8) {
         return err(ErrorKind::UriTooLong, v_start + 8);
@@ -396,7 +486,7 @@ pub fn parse<'a, 'h>(
     {
         return bad("invalid request target", t_start);
     }
-    let method = method_of(method_raw);
+    let method = known.unwrap_or_else(|| method_of(method_raw));
     pos = next;
     let partial_head = |at: usize| -> Result<Status<Request<'a, 'h>>, Error> {
         if at - start > limits.max_head {
@@ -429,7 +519,7 @@ pub fn parse<'a, 'h>(
             Some(b' ' | b'\t') => return bad("obsolete line folding", pos),
             Some(_) => {}
         }
-        let name_end = scan(buf, pos, TCHAR);
+        let name_end = scan_name(buf, pos);
         match buf.get(name_end) {
             None => return partial_head(name_end),
             Some(b':') if name_end > pos => {}
@@ -461,9 +551,7 @@ pub fn parse<'a, 'h>(
                 if host.is_some() {
                     return bad("several Host fields", pos);
                 }
-                if v.iter()
-                    .any(|&b| matches!(b, b'/' | b'\\' | b'@' | b' ' | b'\t'))
-                {
+                if host_is_bad(v) {
                     return bad("invalid Host", pos);
                 }
                 host = Some(v);

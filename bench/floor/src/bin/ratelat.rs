@@ -48,7 +48,11 @@ fn main() {
             std::process::exit(2)
         })
     };
-    let (rate, conns, secs) = (num(&a[3], "RATE"), num(&a[4], "CONNECTIONS"), num(&a[5], "SECONDS"));
+    let (rate, conns, secs) = (
+        num(&a[3], "RATE"),
+        num(&a[4], "CONNECTIONS"),
+        num(&a[5], "SECONDS"),
+    );
     if rate == 0 || conns == 0 || secs == 0 || secs > 300 || conns > 1000 || rate < conns {
         eprintln!("ratelat: RATE >= CONNECTIONS > 0, CONNECTIONS <= 1000, SECONDS in 1..=300");
         std::process::exit(2);
@@ -62,7 +66,9 @@ fn main() {
             let (addr, req) = (addr.clone(), req.clone());
             std::thread::spawn(move || {
                 let mut lat = Vec::with_capacity(per_conn as usize);
-                let Ok(mut s) = TcpStream::connect(&addr) else { return (lat, per_conn) };
+                let Ok(mut s) = TcpStream::connect(&addr) else {
+                    return (lat, per_conn);
+                };
                 let _ = s.set_nodelay(true);
                 let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
                 let offset = interval * i as u32 / conns as u32;
