@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 use crate::pool::{FreeList, Pool};
 use crate::{BufId, Completion, Driver, Errno, PoolConfig, Token};
 
+/// Completions produced per `wait` at most (the io_uring backend's CQ bounds it there).
+const MAX_BATCH: usize = 1024;
 /// Accepts performed for one listener before other fds get a turn.
 const ACCEPT_BATCH: usize = 64;
 
@@ -139,13 +141,27 @@ impl EpollDriver {
         }
     }
 
+    /// Work through the ready fds, at most [`MAX_BATCH`] completions per call (like a bounded
+    /// completion queue): the rest stay queued for the next call, so a burst on thousands of
+    /// connections does not grow the caller's completion vector without bound.
     fn run_ready(&mut self, out: &mut Vec<Completion>) {
+        let start = out.len();
         let mut list = std::mem::take(&mut self.scratch);
         std::mem::swap(&mut list, &mut self.ready);
+        let mut done = 0;
         for &fd in &list {
+            if out.len() - start >= MAX_BATCH {
+                break;
+            }
+            done += 1;
             self.fds[fd as usize].queued = false;
             self.perform(fd, out);
             self.enqueue(fd);
+        }
+        // Not reached this time: back to the front of the queue, still marked queued.
+        let rest = list.len() - done;
+        if rest > 0 {
+            self.ready.splice(0..0, list[done..].iter().copied());
         }
         list.clear();
         self.scratch = list;

@@ -57,6 +57,8 @@ const IN_HIGH: usize = 32 * 1024;
 const IN_HARD: usize = 1 << 20;
 /// Per-request states kept pooled per core; more in use at once are allocated and then freed.
 const ACT_POOL: usize = 256;
+/// Freed per-request states after which the next tick returns free heap memory to the system.
+const TRIM_AFTER: usize = 256;
 /// Buffers kept on the free lists are trimmed back to this capacity.
 const KEEP_CAPACITY: usize = 64 * 1024;
 /// Time for a closing peer to finish sending.
@@ -148,6 +150,8 @@ struct Ctx {
     // Boxes on purpose: an Active's OutBuf address is handed to the kernel (output stability).
     #[allow(clippy::vec_box)]
     act_free: Vec<Box<Active>>,
+    /// Per-request states freed (beyond the pool) since the heap was last trimmed.
+    freed_since_trim: usize,
     wheel: Wheel,
 }
 
@@ -179,6 +183,7 @@ impl Ctx {
 
     fn give_act(&mut self, mut a: Box<Active>) {
         if self.act_free.len() >= ACT_POOL {
+            self.freed_since_trim += 1;
             return; // enough pooled for this core's usual concurrency: free it
         }
         a.out.clear(); // drops references to file bodies
@@ -250,6 +255,7 @@ impl<D: Driver> Worker<D> {
             now: 0,
             files,
             act_free: Vec::new(),
+            freed_since_trim: 0,
             wheel: Wheel::new(0),
         };
         ctx.refresh_clock();
@@ -830,6 +836,13 @@ impl<D: Driver> Worker<D> {
 
     fn on_tick(&mut self) {
         let now = self.ctx.now;
+        if self.ctx.freed_since_trim > TRIM_AFTER {
+            // A burst of concurrent requests has passed: hand the freed memory back to the system
+            // (glibc keeps it otherwise), so RSS follows the load down. At most once a second.
+            self.ctx.freed_since_trim = 0;
+            // SAFETY: malloc_trim only releases free heap pages; it touches no live allocation.
+            unsafe { libc::malloc_trim(0) };
+        }
         let mut due = std::mem::take(&mut self.due);
         self.ctx.wheel.advance(now, |e| due.push(e));
         for e in due.drain(..) {
