@@ -93,8 +93,10 @@ impl EpollDriver {
     fn state(&mut self, fd: RawFd) -> &mut FdState {
         let i = fd as usize;
         if i >= self.fds.len() {
+            // Grow in steps of 1024 entries: every entry is written (and so resident), so
+            // doubling would make thousands of descriptors cost twice what they use.
             self.fds
-                .resize_with((i + 1).next_power_of_two().max(64), FdState::default);
+                .resize_with((i + 1).next_multiple_of(1024), FdState::default);
         }
         &mut self.fds[i]
     }
