@@ -16,7 +16,7 @@
 //! - A request with both Content-Length and Transfer-Encoding is rejected (§6.1 permits it and
 //!   it is the only safe answer against smuggling through a front proxy).
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)] // one audited exception: `ctl_mask16` (SSE2 intrinsics)
 
 mod chunked;
 mod date;
@@ -272,18 +272,14 @@ fn first_flag(f: u64) -> usize {
 /// Field-value bytes (VCHAR, obs-text, SP, HTAB) from `i`: the first other byte, or `buf.len()`.
 #[inline(always)]
 fn scan_value(buf: &[u8], mut i: usize) -> usize {
-    // Sixteen bytes per step while no control byte shows up.
-    while i + 16 <= buf.len() {
-        let (f0, f1) = (ctl_flags(word(buf, i)), ctl_flags(word(buf, i + 8)));
-        if f0 | f1 == 0 {
-            i += 16;
+    // Thirty-two bytes per step (two SSE2 vectors on x86-64) while no control byte shows up.
+    while i + 32 <= buf.len() {
+        let m = ctl_mask16(buf, i) | ctl_mask16(buf, i + 16) << 16;
+        if m == 0 {
+            i += 32;
             continue;
         }
-        let j = if f0 != 0 {
-            i + first_flag(f0)
-        } else {
-            i + 8 + first_flag(f1)
-        };
+        let j = i + m.trailing_zeros() as usize;
         if buf[j] != b'\t' {
             return j;
         }
@@ -302,6 +298,31 @@ fn scan_value(buf: &[u8], mut i: usize) -> usize {
         i = j + 1;
     }
     scan(buf, i, VALUE)
+}
+
+/// One bit per byte of `buf[i..i + 16]`: is it a control byte (below 0x20, or 0x7f)? Exact.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline(always)]
+#[allow(unsafe_code)]
+fn ctl_mask16(buf: &[u8], i: usize) -> u32 {
+    use std::arch::x86_64::*;
+    let (lo, hi) = (word(buf, i) as i64, word(buf, i + 8) as i64); // bounds-checked loads
+                                                                   // SAFETY: these intrinsics only require the SSE2 target feature, which this function is
+                                                                   // compiled with (the cfg above: it is part of the x86-64 baseline); they take no pointers.
+    unsafe {
+        let v = _mm_set_epi64x(hi, lo);
+        let low = _mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(0x1f)), _mm_set1_epi8(0x1f));
+        let del = _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f));
+        _mm_movemask_epi8(_mm_or_si128(low, del)) as u32
+    }
+}
+
+#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+#[inline(always)]
+fn ctl_mask16(buf: &[u8], i: usize) -> u32 {
+    (i..i + 16).fold(0, |m, k| {
+        m | (u32::from(buf[k] < 0x20 || buf[k] == 0x7f) << (k - i))
+    })
 }
 
 /// request-target bytes (visible ASCII) from `i`: the first other byte, or `buf.len()`.
