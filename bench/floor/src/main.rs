@@ -1,56 +1,37 @@
-//! The floor: a minimal io_uring responder for benchmarks. One thread, multishot accept,
-//! single-shot recv into a fixed per-connection buffer, count request ends (`\r\n\r\n`), send one
-//! canned `/hello` response per request. No parsing, no headers beyond the canned ones, no timers,
-//! no error handling beyond closing. It shows what the kernel alone costs per request here.
+//! The floor: the least an HTTP responder can do on this kernel, for benchmarks. One thread on
+//! ringhttpd's own driver (multishot accept, multishot recv into the provided-buffer ring,
+//! DEFER_TASKRUN where the kernel has them): count request ends (`\r\n\r\n`), answer each with a
+//! canned `/hello` response from one static buffer. No parsing, no header checks, no timers, no
+//! Date, no limits. The gap between this and ringhttpd is what HTTP handling costs.
 //!
 //! usage: floor PORT
 
-use std::collections::HashMap;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, IntoRawFd};
 
-use io_uring::{opcode, types::Fd, IoUring};
+use ringhttpd_ring::{Completion, Driver, OpKind, Token, UringConfig, UringDriver};
 
 const RESPONSE: &[u8] =
     b"HTTP/1.1 200 OK\r\nServer: floor\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, World!";
-const BUF: usize = 4096;
+/// Responses per write at most.
+const BATCH: usize = 64;
 
 struct Conn {
-    buf: Box<[u8; BUF]>,
     /// How much of "\r\n\r\n" the previous read ended with.
-    tail: usize,
-    out: Vec<u8>,
-    sending: bool,
-    /// Requests counted but not answered yet (they arrived while a send was in flight).
+    tail: u8,
     pending: usize,
+    sending: bool,
+    open: bool,
+    iov: [libc::iovec; 1],
 }
 
-fn send(ring: &mut IoUring, fd: i32, c: &mut Conn) {
-    if c.sending || c.pending == 0 {
-        return;
-    }
-    c.out.clear();
-    for _ in 0..c.pending {
-        c.out.extend_from_slice(RESPONSE);
-    }
-    c.pending = 0;
-    c.sending = true;
-    let e = opcode::Send::new(Fd(fd), c.out.as_ptr(), c.out.len() as u32)
-        .build()
-        .user_data((fd as u64) << 2 | 2);
-    // SAFETY: `out` is not touched until this send completes (`sending`).
-    unsafe { push(ring, &e) };
-}
-
-fn count_ends(data: &[u8], tail: &mut usize) -> usize {
+fn count_ends(data: &[u8], tail: &mut u8) -> usize {
     const END: &[u8] = b"\r\n\r\n";
     let mut n = 0;
     for &b in data {
-        *tail = if b == END[*tail] {
+        *tail = if b == END[*tail as usize] {
             *tail + 1
-        } else if b == b'\r' {
-            1
         } else {
-            0
+            u8::from(b == b'\r')
         };
         if *tail == 4 {
             n += 1;
@@ -72,65 +53,94 @@ fn main() {
         eprintln!("floor: cannot listen on 127.0.0.1:{port}: {e}");
         std::process::exit(2)
     });
-    let lfd = listener.as_raw_fd();
-    let mut ring = IoUring::new(4096).expect("io_uring");
-    let mut conns: HashMap<i32, Conn> = HashMap::new();
-    // user_data: fd << 2 | kind (0 accept, 1 recv, 2 send).
-    let accept = opcode::AcceptMulti::new(Fd(lfd)).build().user_data(0);
-    // SAFETY: the entry holds no pointers.
-    unsafe { ring.submission().push(&accept).expect("queue") };
-    println!("floor: listening on 127.0.0.1:{port}");
+    let one: libc::c_int = 1;
+    // SAFETY: setsockopt reads one c_int from a live local.
+    unsafe {
+        libc::setsockopt(
+            listener.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_NODELAY,
+            (&one as *const libc::c_int).cast(),
+            4,
+        )
+    };
+    let lfd = listener.into_raw_fd();
+    let mut d = UringDriver::new(UringConfig::default()).unwrap_or_else(|e| {
+        eprintln!("floor: {e}");
+        std::process::exit(2)
+    });
+    // Every response in a batch points into this one buffer.
+    let canned: Vec<u8> = RESPONSE.repeat(BATCH);
+    let mut conns: Vec<Option<Box<Conn>>> = Vec::new();
+    let accept = Token::new(u32::MAX, 0, OpKind::Accept);
+    d.accept_multi(lfd, accept);
+    println!("floor: listening on 127.0.0.1:{port} ({})", d.describe());
+    let mut events: Vec<Completion> = Vec::with_capacity(4096);
     loop {
-        ring.submit_and_wait(1).expect("submit");
-        let cqes: Vec<(u64, i32)> = ring
-            .completion()
-            .map(|c| (c.user_data(), c.result()))
-            .collect();
-        for (ud, res) in cqes {
-            let (fd, kind) = ((ud >> 2) as i32, ud & 3);
-            match kind {
-                0 if res >= 0 => {
-                    let c = Conn {
-                        buf: Box::new([0; BUF]),
-                        tail: 0,
-                        out: Vec::new(),
-                        sending: false,
-                        pending: 0,
-                    };
-                    conns.insert(res, c);
-                    let c = conns.get_mut(&res).expect("inserted");
-                    let e = opcode::Recv::new(Fd(res), c.buf.as_mut_ptr(), BUF as u32)
-                        .build()
-                        .user_data((res as u64) << 2 | 1);
-                    // SAFETY: the buffer is boxed in `conns` and lives until the fd is closed,
-                    // which only happens after this recv completed.
-                    unsafe { push(&mut ring, &e) };
+        if d.wait(&mut events).is_err() {
+            continue;
+        }
+        for c in events.drain(..) {
+            let fd = c.token.slot as i32;
+            match c.token.kind {
+                OpKind::Accept => {
+                    if let Ok(nfd) = c.result {
+                        let i = nfd as usize;
+                        if conns.len() <= i {
+                            conns.resize_with(i + 1, || None);
+                        }
+                        conns[i] = Some(Box::new(Conn {
+                            tail: 0,
+                            pending: 0,
+                            sending: false,
+                            open: true,
+                            iov: [libc::iovec {
+                                iov_base: std::ptr::null_mut(),
+                                iov_len: 0,
+                            }],
+                        }));
+                        d.recv_multi(nfd as i32, Token::new(nfd, 0, OpKind::Recv));
+                    }
+                    if !c.more {
+                        d.accept_multi(lfd, accept);
+                    }
                 }
-                1 => {
-                    let Some(c) = conns.get_mut(&fd) else {
-                        continue;
-                    };
-                    if res <= 0 {
-                        if !c.sending {
-                            conns.remove(&fd);
-                            // SAFETY: closing a socket we own; no operation is in flight on it.
-                            unsafe { libc::close(fd) };
+                OpKind::Recv => {
+                    let Some(conn) = conns.get_mut(fd as usize).and_then(Option::as_mut) else {
+                        if let Some(id) = c.buf {
+                            d.release(id);
                         }
                         continue;
+                    };
+                    match (c.result, c.buf) {
+                        (Ok(n), Some(id)) if n > 0 => {
+                            conn.pending += count_ends(d.buffer(id, n as usize), &mut conn.tail);
+                            d.release(id);
+                            if !c.more {
+                                d.recv_multi(fd, c.token);
+                            }
+                        }
+                        (Err(e), _) if e.0 == libc::ENOBUFS => d.recv_multi(fd, c.token),
+                        _ => conn.open = false, // EOF or error
                     }
-                    c.pending += count_ends(&c.buf[..res as usize], &mut c.tail);
-                    send(&mut ring, fd, c);
-                    let e = opcode::Recv::new(Fd(fd), c.buf.as_mut_ptr(), BUF as u32)
-                        .build()
-                        .user_data((fd as u64) << 2 | 1);
-                    // SAFETY: as for the first recv.
-                    unsafe { push(&mut ring, &e) };
+                    if !conn.open && !conn.sending {
+                        conns[fd as usize] = None;
+                        d.close(fd, Token::new(fd as u32, 0, OpKind::Close));
+                        continue;
+                    }
+                    send(&mut d, fd, conn, &canned);
                 }
-                2 => {
-                    if let Some(c) = conns.get_mut(&fd) {
-                        c.sending = false; // short sends are not resumed: the floor assumes small responses
-                        send(&mut ring, fd, c);
+                OpKind::Write => {
+                    let Some(conn) = conns.get_mut(fd as usize).and_then(Option::as_mut) else {
+                        continue;
+                    };
+                    conn.sending = false; // short writes are not resumed: responses are tiny
+                    if !conn.open || c.result.is_err() {
+                        conns[fd as usize] = None;
+                        d.close(fd, Token::new(fd as u32, 0, OpKind::Close));
+                        continue;
                     }
+                    send(&mut d, fd, conn, &canned);
                 }
                 _ => {}
             }
@@ -138,13 +148,25 @@ fn main() {
     }
 }
 
-/// Push an entry, submitting first if the queue is full.
-///
-/// # Safety
-/// The entry's pointers must stay valid until its completion.
-unsafe fn push(ring: &mut IoUring, e: &io_uring::squeue::Entry) {
-    // SAFETY: guaranteed by the caller.
-    while unsafe { ring.submission().push(e) }.is_err() {
-        ring.submit().expect("submit");
+fn send(d: &mut UringDriver, fd: i32, conn: &mut Conn, canned: &[u8]) {
+    if conn.sending || conn.pending == 0 {
+        return;
     }
+    let n = conn.pending.min(BATCH);
+    conn.pending -= n;
+    conn.sending = true;
+    conn.iov[0] = libc::iovec {
+        iov_base: canned.as_ptr() as *mut libc::c_void,
+        iov_len: n * RESPONSE.len(),
+    };
+    // SAFETY: `canned` lives for the whole program and is never modified; the boxed iovec stays in
+    // place until this write completes (`sending`; the box is only dropped after that).
+    unsafe {
+        d.writev(
+            fd,
+            conn.iov.as_ptr(),
+            1,
+            Token::new(fd as u32, 0, OpKind::Write),
+        )
+    };
 }
