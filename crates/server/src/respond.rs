@@ -88,6 +88,19 @@ fn simple(
     }
 }
 
+/// 405 for anything but GET and HEAD (on `/hello` and on files alike).
+fn method_not_allowed(o: &mut Vec<u8>, date: &HttpDate, conn: Connection) {
+    simple(
+        o,
+        date,
+        405,
+        &[b"Allow: GET, HEAD\r\n"],
+        b"405 Method Not Allowed\n",
+        conn,
+        false,
+    );
+}
+
 fn connection_for(req: &Request<'_, '_>, close: bool) -> Connection {
     match (close, req.version) {
         (true, _) => Connection::Close,
@@ -139,15 +152,7 @@ pub fn respond(
                 o.extend_from_slice(HELLO);
             }
         } else {
-            simple(
-                o,
-                date,
-                405,
-                &[b"Allow: GET, HEAD\r\n"],
-                b"405 Method Not Allowed\n",
-                conn,
-                false,
-            );
+            method_not_allowed(o, date, conn);
         }
     } else {
         let found = if get_or_head {
@@ -157,15 +162,7 @@ pub fn respond(
         };
         match found {
             None => {
-                simple(
-                    o,
-                    date,
-                    405,
-                    &[b"Allow: GET, HEAD\r\n"],
-                    b"405 Method Not Allowed\n",
-                    conn,
-                    false,
-                );
+                method_not_allowed(o, date, conn);
             }
             Some(Err(e)) => {
                 let mut body = b"400 Bad Request: ".to_vec();

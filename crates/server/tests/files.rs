@@ -482,14 +482,6 @@ fn root_must_exist(_mode: Mode) {
     assert_eq!(out.status.code(), Some(2));
 }
 
-macro_rules! per_mode {
-    ($($name:ident),* $(,)?) => {
-        mod epoll { $(#[test] fn $name() { super::$name(super::Mode::Epoll) })* }
-        mod uring { $(#[test] fn $name() { super::$name(super::Mode::UringAll) })* }
-        mod uring_5_15 { $(#[test] fn $name() { super::$name(super::Mode::Uring515) })* }
-    };
-}
-
 per_mode!(
     serves_files_with_metadata,
     directories,

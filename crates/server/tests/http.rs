@@ -455,14 +455,6 @@ fn sigterm_exits_cleanly(mode: Mode) {
     expect_eof(&mut idle);
 }
 
-macro_rules! per_mode {
-    ($($name:ident),* $(,)?) => {
-        mod epoll { $(#[test] fn $name() { super::$name(super::Mode::Epoll) })* }
-        mod uring { $(#[test] fn $name() { super::$name(super::Mode::UringAll) })* }
-        mod uring_5_15 { $(#[test] fn $name() { super::$name(super::Mode::Uring515) })* }
-    };
-}
-
 per_mode!(
     hello,
     other_paths_and_methods,

@@ -182,3 +182,14 @@ pub fn expect_eof(s: &mut TcpStream) {
         Err(e) => panic!("expected EOF, got {e}"),
     }
 }
+
+/// Define one `#[test]` per listed function and backend: `epoll::name`, `uring::name`,
+/// `uring_5_15::name`, each calling `name(Mode::...)`.
+#[macro_export]
+macro_rules! per_mode {
+    ($($name:ident),* $(,)?) => {
+        mod epoll { $(#[test] fn $name() { super::$name(super::Mode::Epoll) })* }
+        mod uring { $(#[test] fn $name() { super::$name(super::Mode::UringAll) })* }
+        mod uring_5_15 { $(#[test] fn $name() { super::$name(super::Mode::Uring515) })* }
+    };
+}
