@@ -79,6 +79,14 @@ pub struct Header<'a> {
     pub value: &'a [u8],
 }
 
+impl Header<'_> {
+    /// An empty field, to fill header storage with: `[Header::EMPTY; 64]`.
+    pub const EMPTY: Header<'static> = Header {
+        name: b"",
+        value: b"",
+    };
+}
+
 /// How the request body is framed (RFC 9112 §6.3).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Body {
@@ -306,11 +314,13 @@ fn scan_value(buf: &[u8], mut i: usize) -> usize {
 #[allow(unsafe_code)]
 fn ctl_mask16(buf: &[u8], i: usize) -> u32 {
     use std::arch::x86_64::*;
-    let (lo, hi) = (word(buf, i) as i64, word(buf, i + 8) as i64); // bounds-checked loads
-                                                                   // SAFETY: these intrinsics only require the SSE2 target feature, which this function is
-                                                                   // compiled with (the cfg above: it is part of the x86-64 baseline); they take no pointers.
+    // Bounds-checked here; the load below reads exactly these 16 bytes.
+    let bytes: &[u8; 16] = buf[i..i + 16].try_into().expect("16 bytes");
+    // SAFETY: these intrinsics only require the SSE2 target feature, which this function is
+    // compiled with (the cfg above: it is part of the x86-64 baseline). The one load reads the
+    // 16 bytes of `bytes`, a live, in-bounds array reference; loadu needs no alignment.
     unsafe {
-        let v = _mm_set_epi64x(hi, lo);
+        let v = _mm_loadu_si128(bytes.as_ptr().cast());
         let low = _mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(0x1f)), _mm_set1_epi8(0x1f));
         let del = _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f));
         _mm_movemask_epi8(_mm_or_si128(low, del)) as u32

@@ -617,7 +617,7 @@ impl<D: Driver> Worker<D> {
             if act.out.queued() >= OUT_HIGH {
                 break;
             }
-            let mut headers = [Header::default(); MAX_HEADERS];
+            let mut headers = [Header::EMPTY; MAX_HEADERS];
             let parsed = parse(&data[pos..], &mut headers, &ctx.shared.limits);
             match parsed {
                 Ok(Status::Partial) => break,
