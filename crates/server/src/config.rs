@@ -29,6 +29,7 @@ pub struct Config {
     pub header_timeout: Duration,
     pub body_timeout: Duration,
     pub write_timeout: Duration,
+    pub limits: ringhttpd_http::Limits,
     /// File cache budget per process, in bytes, split across threads.
     pub cache_size: usize,
 }
@@ -50,6 +51,9 @@ usage: ringhttpd [options]
   --body-timeout S         longest pause while a request body arrives, seconds (default 60)
   --write-timeout S        time for a client to take one batch of responses, seconds (default 60)
   --cache-size MIB         file cache memory bound per process (default 64)
+  --max-request-line B     longest request line, bytes; 414 beyond (default 8192)
+  --max-header-size B      largest request head, bytes; 431 beyond (default 16384)
+  --max-body B             largest request body, bytes; 413 beyond (default 1048576)
   -h, --help               this text
 ";
 
@@ -67,6 +71,7 @@ impl Config {
             body_timeout: Duration::from_secs(60),
             write_timeout: Duration::from_secs(60),
             cache_size: 64 << 20,
+            limits: ringhttpd_http::Limits::default(),
         };
         if let Ok(mask) = std::env::var("RINGHTTPD_URING_FEATURES") {
             cfg.uring_features = UringFeatures::parse(&mask)
@@ -129,6 +134,13 @@ impl Config {
                     cfg.write_timeout =
                         Duration::from_secs(number(&flag, &value()?, 1, 86_400)? as u64)
                 }
+                "--max-request-line" => {
+                    cfg.limits.max_request_line = number(&flag, &value()?, 64, 1 << 20)?
+                }
+                "--max-header-size" => {
+                    cfg.limits.max_head = number(&flag, &value()?, 256, 1 << 20)?
+                }
+                "--max-body" => cfg.limits.max_body = number(&flag, &value()?, 0, 1 << 40)? as u64,
                 "--cache-size" => cfg.cache_size = number(&flag, &value()?, 1, 1 << 20)? << 20,
                 _ => return Err(format!("unknown option `{arg}` (see --help)")),
             }

@@ -22,7 +22,6 @@ use std::sync::Arc;
 
 use config::{Backend, Config};
 use files::FileCache;
-use ringhttpd_http::Limits;
 use ringhttpd_ring::{Driver, EpollDriver, PoolConfig, UringConfig, UringDriver};
 use worker::{Shared, Worker};
 
@@ -107,7 +106,7 @@ fn main() -> ExitCode {
 
     let signals = sys::block_stop_signals();
     let shared = Arc::new(Shared {
-        limits: Limits::default(),
+        limits: cfg.limits,
         keepalive_timeout: cfg.keepalive_timeout,
         header_timeout: cfg.header_timeout,
         body_timeout: cfg.body_timeout,

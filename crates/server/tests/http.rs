@@ -172,6 +172,22 @@ fn bad_requests_get_4xx_and_close(mode: Mode) {
     assert_eq!(r.status, 431);
 }
 
+fn limits_are_configurable(mode: Mode) {
+    let server = Server::start_with(mode, &["--max-request-line", "100", "--max-body", "10"]);
+    let long = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(200));
+    assert_eq!(exchange(&server, long.as_bytes()).status, 414);
+    let r = exchange(
+        &server,
+        b"POST /hello HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n",
+    );
+    assert_eq!(r.status, 413);
+    let r = exchange(
+        &server,
+        b"POST /hello HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123456789",
+    );
+    assert_eq!(r.status, 405);
+}
+
 fn bodies_are_skipped(mode: Mode) {
     let server = Server::start(mode);
     let mut s = server.connect();
@@ -467,6 +483,7 @@ per_mode!(
     half_close_still_answered,
     bad_requests_get_4xx_and_close,
     bodies_are_skipped,
+    limits_are_configurable,
     chunked_bodies_are_read_and_framing_kept,
     expect_continue_is_answered_and_closed,
     reset_mid_response_leaves_server_healthy,
