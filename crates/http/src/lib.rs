@@ -677,7 +677,8 @@ pub fn parse<'a, 'h>(
     }))
 }
 
-fn trim_ows(mut s: &[u8]) -> &[u8] {
+/// `s` without leading and trailing optional whitespace (SP, HTAB; RFC 9110 §5.6.3).
+pub fn trim_ows(mut s: &[u8]) -> &[u8] {
     while let [b' ' | b'\t', rest @ ..] = s {
         s = rest;
     }
@@ -688,7 +689,7 @@ fn trim_ows(mut s: &[u8]) -> &[u8] {
 }
 
 /// 1*DIGIT as a u64, None on anything else or overflow.
-fn parse_decimal(s: &[u8]) -> Option<u64> {
+pub fn parse_decimal(s: &[u8]) -> Option<u64> {
     if s.is_empty() || s.len() > 19 {
         return None;
     }

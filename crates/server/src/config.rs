@@ -118,22 +118,10 @@ impl Config {
                     cfg.uring_features = UringFeatures::parse(&value()?)
                         .map_err(|e| format!("--uring-features: {e}"))?
                 }
-                "--keepalive-timeout" => {
-                    cfg.keepalive_timeout =
-                        Duration::from_secs(number(&flag, &value()?, 1, 86_400)? as u64)
-                }
-                "--header-timeout" => {
-                    cfg.header_timeout =
-                        Duration::from_secs(number(&flag, &value()?, 1, 86_400)? as u64)
-                }
-                "--body-timeout" => {
-                    cfg.body_timeout =
-                        Duration::from_secs(number(&flag, &value()?, 1, 86_400)? as u64)
-                }
-                "--write-timeout" => {
-                    cfg.write_timeout =
-                        Duration::from_secs(number(&flag, &value()?, 1, 86_400)? as u64)
-                }
+                "--keepalive-timeout" => cfg.keepalive_timeout = seconds(&flag, &value()?)?,
+                "--header-timeout" => cfg.header_timeout = seconds(&flag, &value()?)?,
+                "--body-timeout" => cfg.body_timeout = seconds(&flag, &value()?)?,
+                "--write-timeout" => cfg.write_timeout = seconds(&flag, &value()?)?,
                 "--max-request-line" => {
                     cfg.limits.max_request_line = number(&flag, &value()?, 64, 1 << 20)?
                 }
@@ -147,6 +135,11 @@ impl Config {
         }
         Ok(Some(cfg))
     }
+}
+
+/// A timeout flag: whole seconds, 1 s to one day.
+fn seconds(flag: &str, v: &str) -> Result<Duration, String> {
+    number(flag, v, 1, 86_400).map(|n| Duration::from_secs(n as u64))
 }
 
 fn number(flag: &str, v: &str, min: usize, max: usize) -> Result<usize, String> {

@@ -1,7 +1,7 @@
 //! Request-header logic for files: conditional requests (RFC 9110 §13), byte ranges (§14) and
 //! content-coding negotiation (§12.5.3). Pure functions over header values.
 
-use ringhttpd_http::Request;
+use ringhttpd_http::{parse_decimal, trim_ows, Request};
 
 /// The request fields the file server looks at, gathered in one pass over the headers.
 #[derive(Default, Debug)]
@@ -39,12 +39,12 @@ impl<'a> Conditions<'a> {
 /// Does an If-Match / If-None-Match list match `etag` (a quoted strong tag)?
 /// `weak` selects the weak comparison (If-None-Match), else the strong one (If-Match).
 pub fn etag_matches(list: &[u8], etag: &[u8], weak: bool) -> bool {
-    let list = trim(list);
+    let list = trim_ows(list);
     if list == b"*" {
         return true;
     }
     list.split(|&b| b == b',').any(|item| {
-        let item = trim(item);
+        let item = trim_ows(item);
         match item.strip_prefix(b"W/") {
             Some(tag) => weak && tag == etag,
             None => item == etag,
@@ -52,28 +52,14 @@ pub fn etag_matches(list: &[u8], etag: &[u8], weak: bool) -> bool {
     })
 }
 
-fn trim(mut s: &[u8]) -> &[u8] {
-    while let [b' ' | b'\t', rest @ ..] = s {
-        s = rest;
-    }
-    while let [rest @ .., b' ' | b'\t'] = s {
-        s = rest;
-    }
-    s
-}
-
 /// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) as Unix seconds. The obsolete RFC 850 and
 /// asctime forms are not accepted: the condition is then ignored, which is always safe.
 pub fn parse_http_date(v: &[u8]) -> Option<i64> {
-    let v = trim(v);
+    let v = trim_ows(v);
     if v.len() != 29 || &v[3..5] != b", " || &v[25..] != b" GMT" {
         return None;
     }
-    let num = |s: &[u8]| -> Option<i64> {
-        s.iter().try_fold(0i64, |a, &b| {
-            b.is_ascii_digit().then(|| a * 10 + i64::from(b - b'0'))
-        })
-    };
+    let num = |s: &[u8]| parse_decimal(s).map(|n| n as i64);
     let day = num(&v[5..7])?;
     const MONTHS: [&[u8]; 12] = [
         b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
@@ -145,25 +131,18 @@ pub enum Range {
 
 /// A single `bytes=` range against a representation of `size` bytes (RFC 9110 §14.1.2).
 pub fn parse_range(v: &[u8], size: u64) -> Range {
-    let v = trim(v);
+    let v = trim_ows(v);
     if v.len() < 6 || !v[..6].eq_ignore_ascii_case(b"bytes=") {
         return Range::Full;
     }
-    let spec = trim(&v[6..]);
+    let spec = trim_ows(&v[6..]);
     if spec.contains(&b',') {
         return Range::Full; // several ranges: answered with the full 200
     }
     let Some(dash) = spec.iter().position(|&b| b == b'-') else {
         return Range::Full;
     };
-    let num = |s: &[u8]| -> Option<u64> {
-        if s.is_empty() || s.len() > 19 {
-            return None;
-        }
-        s.iter().try_fold(0u64, |a, &b| {
-            b.is_ascii_digit().then(|| a * 10 + u64::from(b - b'0'))
-        })
-    };
+    let num = parse_decimal;
     let (first, last) = (&spec[..dash], &spec[dash + 1..]);
     match (num(first), num(last)) {
         (Some(a), Some(b)) if a <= b => {
@@ -193,7 +172,7 @@ pub fn parse_range(v: &[u8], size: u64) -> Range {
 
 /// Whether If-Range lets the Range apply: a strong ETag equal to ours, or our exact date.
 pub fn if_range_holds(v: &[u8], etag: &[u8], last_modified: &[u8]) -> bool {
-    let v = trim(v);
+    let v = trim_ows(v);
     if v.first() == Some(&b'"') {
         v == etag
     } else {
@@ -216,10 +195,10 @@ pub fn choose_coding(accept: Option<&[u8]>, have_gzip: bool, have_deflate: bool)
     let (mut gz, mut df, mut star) = (None::<u32>, None::<u32>, None::<u32>);
     for item in accept.split(|&b| b == b',') {
         let mut parts = item.split(|&b| b == b';');
-        let name = trim(parts.next().unwrap_or(b""));
+        let name = trim_ows(parts.next().unwrap_or(b""));
         let mut q = 1000;
         for p in parts {
-            let p = trim(p);
+            let p = trim_ows(p);
             if p.len() >= 2 && p[..2].eq_ignore_ascii_case(b"q=") {
                 q = parse_q(&p[2..]).unwrap_or(0);
             }
@@ -253,7 +232,7 @@ pub fn choose_coding(accept: Option<&[u8]>, have_gzip: bool, have_deflate: bool)
 
 /// A qvalue (`0`, `0.5`, `1.000`) in thousandths.
 fn parse_q(v: &[u8]) -> Option<u32> {
-    let v = trim(v);
+    let v = trim_ows(v);
     let (int, frac) = match v.iter().position(|&b| b == b'.') {
         Some(i) => (&v[..i], &v[i + 1..]),
         None => (v, &b""[..]),
