@@ -6,7 +6,7 @@
 //!
 //! usage: floor PORT
 
-use std::os::fd::{AsRawFd, IntoRawFd};
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
 
 use ringhttpd_ring::{Completion, Driver, OpKind, Token, UringConfig, UringDriver};
 
@@ -125,7 +125,11 @@ fn main() {
                     }
                     if !conn.open && !conn.sending {
                         conns[fd as usize] = None;
-                        d.close(fd, Token::new(fd as u32, 0, OpKind::Close));
+                        // SAFETY: the accepted fd is owned by this slot only; its entry is gone.
+                        d.close(
+                            unsafe { OwnedFd::from_raw_fd(fd) },
+                            Token::new(fd as u32, 0, OpKind::Close),
+                        );
                         continue;
                     }
                     send(&mut d, fd, conn, &canned);
@@ -137,7 +141,11 @@ fn main() {
                     conn.sending = false; // short writes are not resumed: responses are tiny
                     if !conn.open || c.result.is_err() {
                         conns[fd as usize] = None;
-                        d.close(fd, Token::new(fd as u32, 0, OpKind::Close));
+                        // SAFETY: the accepted fd is owned by this slot only; its entry is gone.
+                        d.close(
+                            unsafe { OwnedFd::from_raw_fd(fd) },
+                            Token::new(fd as u32, 0, OpKind::Close),
+                        );
                         continue;
                     }
                     send(&mut d, fd, conn, &canned);

@@ -8,6 +8,7 @@
 //! each framing line (size + extensions, or a trailer field) at most [`MAX_LINE`] bytes, the
 //! trailer section at most `Limits::max_head`, and the decoded body at most `Limits::max_body`.
 
+use crate::fields::hex_digit;
 use crate::{Error, ErrorKind, Limits};
 
 /// Longest chunk-size line (with extensions) or trailer line.
@@ -112,18 +113,16 @@ impl ChunkedDecoder {
                     continue;
                 }
                 State::Size => {
-                    let v = match b {
-                        b'0'..=b'9' => b - b'0',
-                        b'a'..=b'f' => b - b'a' + 10,
-                        b'A'..=b'F' => b - b'A' + 10,
+                    let v = match (hex_digit(b), b) {
+                        (Some(v), _) => v,
                         _ if self.digits == 0 => return Err(bad("invalid chunk size", i)),
-                        b';' | b' ' | b'\t' => {
+                        (_, b';' | b' ' | b'\t') => {
                             self.state = State::Ext;
                             self.line += 1;
                             i += 1;
                             continue;
                         }
-                        b'\r' => {
+                        (_, b'\r') => {
                             self.state = State::SizeLf;
                             i += 1;
                             continue;
@@ -181,7 +180,7 @@ impl ChunkedDecoder {
                 State::TrailerStart => match b {
                     b'\r' => self.state = State::FinalLf,
                     b' ' | b'\t' => return Err(bad("obsolete line folding", i)),
-                    _ if crate::is_tchar(b) => {
+                    _ if crate::scan::is_tchar(b) => {
                         self.state = State::Trailer;
                         self.line = 1;
                         self.trailers += 1;

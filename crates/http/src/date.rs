@@ -1,4 +1,6 @@
-//! IMF-fixdate (RFC 9110 §5.6.7) formatting, cached per second.
+//! IMF-fixdate (RFC 9110 §5.6.7): formatting (cached per second) and parsing.
+
+use crate::fields::{parse_decimal, trim_ows};
 
 /// The current `Date` value, reformatted only when the second changes.
 #[derive(Clone)]
@@ -37,6 +39,35 @@ impl HttpDate {
     }
 }
 
+/// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) as Unix seconds. The obsolete RFC 850 and
+/// asctime forms are not accepted: the condition is then ignored, which is always safe.
+pub fn parse_http_date(v: &[u8]) -> Option<i64> {
+    let v = trim_ows(v);
+    if v.len() != 29 || &v[3..5] != b", " || &v[25..] != b" GMT" {
+        return None;
+    }
+    let num = |s: &[u8]| parse_decimal(s).map(|n| n as i64);
+    let day = num(&v[5..7])?;
+    let month = MONTHS.iter().position(|m| m[..] == v[8..11])? as i64 + 1;
+    let year = num(&v[12..16])?;
+    let (h, m, s) = (num(&v[17..19])?, num(&v[20..22])?, num(&v[23..25])?);
+    if v[7] != b' ' || v[11] != b' ' || v[16] != b' ' || v[19] != b':' || v[22] != b':' {
+        return None;
+    }
+    if !(1..=31).contains(&day) || h > 23 || m > 59 || s > 60 {
+        return None;
+    }
+    // Days from civil (Howard Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + h * 3600 + m * 60 + s)
+}
+
 fn two(out: &mut [u8], n: u64) {
     out[0] = b'0' + (n / 10) as u8;
     out[1] = b'0' + (n % 10) as u8;
@@ -73,6 +104,22 @@ fn format(secs: u64) -> [u8; 29] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates() {
+        assert_eq!(
+            parse_http_date(b"Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(784_111_777)
+        );
+        assert_eq!(parse_http_date(b"Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
+        assert_eq!(
+            parse_http_date(b"Tue, 29 Feb 2000 00:00:00 GMT"),
+            Some(951_782_400)
+        );
+        assert_eq!(parse_http_date(b"Sunday, 06-Nov-94 08:49:37 GMT"), None);
+        assert_eq!(parse_http_date(b"Sun, 06 Nov 1994 08:49:37 UTC"), None);
+        assert_eq!(parse_http_date(b"garbage"), None);
+    }
 
     #[test]
     fn known_dates() {

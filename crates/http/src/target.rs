@@ -8,6 +8,8 @@
 //! but a traversal vector wherever paths are re-interpreted), and bytes that are not UTF-8
 //! (which also rejects overlong encodings such as `%c0%ae`).
 
+use crate::fields::hex_digit;
+
 /// Why a path was refused. All of them are answered 400.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum PathError {
@@ -37,15 +39,6 @@ impl PathError {
     }
 }
 
-fn hex(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
 /// A normalised path: relative to the root, segments joined by `/`, no empty, `.` or `..`
 /// segments. `dir` is true when the request named a directory (trailing `/`, or a final `.`/`..`).
 #[derive(Debug, PartialEq, Eq)]
@@ -72,8 +65,8 @@ pub fn normalize_path(
         let mut b = path[i];
         if b == b'%' {
             let (Some(h), Some(l)) = (
-                path.get(i + 1).copied().and_then(hex),
-                path.get(i + 2).copied().and_then(hex),
+                path.get(i + 1).copied().and_then(hex_digit),
+                path.get(i + 2).copied().and_then(hex_digit),
             ) else {
                 return Err(PathError::BadEscape);
             };

@@ -8,11 +8,12 @@
 //! Does not own: the fds (the caller closes them through [`Driver::close`]).
 
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
 use crate::pool::{FreeList, Pool};
-use crate::{BufId, Completion, Driver, Errno, PoolConfig, Token};
+use crate::sys::{cvt, SyscallReturn};
+use crate::{syscall, BufId, Completion, Driver, Errno, PoolConfig, Token};
 
 /// Completions produced per `wait` at most (the io_uring backend's CQ bounds it there).
 const MAX_BATCH: usize = 1024;
@@ -49,7 +50,7 @@ impl FdState {
 }
 
 pub struct EpollDriver {
-    epfd: RawFd,
+    epfd: OwnedFd,
     fds: Vec<FdState>,
     ready: Vec<RawFd>,
     scratch: Vec<RawFd>,
@@ -61,21 +62,19 @@ pub struct EpollDriver {
     events: Vec<libc::epoll_event>,
 }
 
-fn ok(n: isize) -> Result<u32, Errno> {
-    if n < 0 {
-        Err(Errno::last())
-    } else {
-        Ok(n as u32)
-    }
+/// A system call's result as a completion result.
+fn ok<T: SyscallReturn + TryInto<u32>>(r: T) -> Result<u32, Errno> {
+    cvt(r)
+        .map(|n| n.try_into().unwrap_or(u32::MAX))
+        .map_err(Errno::from)
 }
 
 impl EpollDriver {
     pub fn new(pool: PoolConfig) -> io::Result<EpollDriver> {
         // SAFETY: epoll_create1 has no memory preconditions.
-        let epfd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
-        if epfd < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        let epfd = syscall!(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })?;
+        // SAFETY: the descriptor was just created and is owned by nobody else.
+        let epfd = unsafe { OwnedFd::from_raw_fd(epfd) };
         let pool = Pool::new(pool)?;
         Ok(EpollDriver {
             epfd,
@@ -104,15 +103,11 @@ impl EpollDriver {
     /// Register `fd` on first use; errors become a failed completion of `token`.
     fn arm(&mut self, fd: RawFd, token: Token) -> bool {
         if fd < 0 {
-            self.immediate.push(Completion {
-                token,
-                result: Err(Errno(libc::EBADF)),
-                more: false,
-                buf: None,
-            });
+            self.immediate
+                .push(Completion::last(token, Err(Errno(libc::EBADF))));
             return false;
         }
-        let epfd = self.epfd;
+        let epfd = self.epfd.as_raw_fd();
         let st = self.state(fd);
         if !st.registered {
             let mut ev = libc::epoll_event {
@@ -120,14 +115,11 @@ impl EpollDriver {
                 u64: fd as u64,
             };
             // SAFETY: ev is a valid epoll_event for the duration of the call.
-            if unsafe { libc::epoll_ctl(epfd, libc::EPOLL_CTL_ADD, fd, &mut ev) } < 0 {
-                let e = Errno::last();
-                self.immediate.push(Completion {
-                    token,
-                    result: Err(e),
-                    more: false,
-                    buf: None,
-                });
+            let added =
+                syscall!(unsafe { libc::epoll_ctl(epfd, libc::EPOLL_CTL_ADD, fd, &mut ev) });
+            if let Err(e) = added {
+                self.immediate
+                    .push(Completion::last(token, Err(Errno::from(e))));
                 return false;
             }
             st.registered = true;
@@ -184,12 +176,7 @@ impl EpollDriver {
                     )
                 };
                 match ok(r as isize) {
-                    Ok(nfd) => out.push(Completion {
-                        token,
-                        result: Ok(nfd),
-                        more: true,
-                        buf: None,
-                    }),
+                    Ok(nfd) => out.push(Completion::progress(token, Ok(nfd), None)),
                     Err(Errno(libc::EAGAIN)) => {
                         self.fds[i].readable = false;
                         break;
@@ -198,12 +185,7 @@ impl EpollDriver {
                     Err(e) => {
                         // Like io_uring's multishot accept: an error ends the operation.
                         self.fds[i].accept = None;
-                        out.push(Completion {
-                            token,
-                            result: Err(e),
-                            more: false,
-                            buf: None,
-                        });
+                        out.push(Completion::last(token, Err(e)));
                         break;
                     }
                 }
@@ -218,24 +200,14 @@ impl EpollDriver {
                     Ok(0) => {
                         self.free.push(id);
                         self.fds[i].recv = None;
-                        out.push(Completion {
-                            token,
-                            result: Ok(0),
-                            more: false,
-                            buf: None,
-                        });
+                        out.push(Completion::last(token, Ok(0)));
                     }
                     Ok(n) => {
                         // A short read drained the socket; a new edge will come with new data.
                         if (n as usize) < size && !self.fds[i].hup {
                             self.fds[i].readable = false;
                         }
-                        out.push(Completion {
-                            token,
-                            result: Ok(n),
-                            more: true,
-                            buf: Some(id),
-                        });
+                        out.push(Completion::progress(token, Ok(n), Some(id)));
                     }
                     Err(Errno(libc::EAGAIN)) => {
                         self.free.push(id);
@@ -245,22 +217,12 @@ impl EpollDriver {
                     Err(e) => {
                         self.free.push(id);
                         self.fds[i].recv = None;
-                        out.push(Completion {
-                            token,
-                            result: Err(e),
-                            more: false,
-                            buf: None,
-                        });
+                        out.push(Completion::last(token, Err(e)));
                     }
                 }
             } else {
                 self.fds[i].recv = None;
-                out.push(Completion {
-                    token,
-                    result: Err(Errno::ENOBUFS),
-                    more: false,
-                    buf: None,
-                });
+                out.push(Completion::last(token, Err(Errno::ENOBUFS)));
             }
         }
         if let (true, Some(w)) = (self.fds[i].writable, self.fds[i].write) {
@@ -271,12 +233,7 @@ impl EpollDriver {
                 Err(Errno(libc::EINTR)) => {}
                 result => {
                     self.fds[i].write = None;
-                    out.push(Completion {
-                        token: w.token,
-                        result,
-                        more: false,
-                        buf: None,
-                    });
+                    out.push(Completion::last(w.token, result));
                 }
             }
         }
@@ -291,12 +248,7 @@ impl EpollDriver {
             let n = unsafe { libc::poll(&mut p, 1, 0) };
             if n > 0 {
                 self.fds[i].poll = None;
-                out.push(Completion {
-                    token,
-                    result: Ok(p.revents as u32),
-                    more: false,
-                    buf: None,
-                });
+                out.push(Completion::last(token, Ok(p.revents as u32)));
             } else {
                 self.fds[i].readable = false;
             }
@@ -310,12 +262,7 @@ impl EpollDriver {
         let now = Instant::now();
         self.timers.retain(|&(at, token)| {
             if at <= now {
-                out.push(Completion {
-                    token,
-                    result: Ok(0),
-                    more: false,
-                    buf: None,
-                });
+                out.push(Completion::last(token, Ok(0)));
                 false
             } else {
                 true
@@ -332,13 +279,6 @@ impl EpollDriver {
                 d.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32
             }
         }
-    }
-}
-
-impl Drop for EpollDriver {
-    fn drop(&mut self) {
-        // SAFETY: epfd is owned by this driver and closed once.
-        unsafe { libc::close(self.epfd) };
     }
 }
 
@@ -373,18 +313,15 @@ impl Driver for EpollDriver {
         }
     }
 
-    fn close(&mut self, fd: RawFd, token: Token) {
+    fn close(&mut self, fd: OwnedFd, token: Token) {
+        let fd = fd.into_raw_fd(); // closed below, exactly once
         if fd >= 0 && (fd as usize) < self.fds.len() {
             let st = std::mem::take(&mut self.fds[fd as usize]);
             // Operations still armed end as cancelled, exactly once, before the close completes.
             let armed = [st.accept, st.recv, st.poll, st.write.map(|w| w.token)];
             for t in armed.into_iter().flatten() {
-                self.immediate.push(Completion {
-                    token: t,
-                    result: Err(Errno::ECANCELED),
-                    more: false,
-                    buf: None,
-                });
+                self.immediate
+                    .push(Completion::last(t, Err(Errno::ECANCELED)));
             }
             if st.queued {
                 self.ready.retain(|&f| f != fd);
@@ -392,12 +329,8 @@ impl Driver for EpollDriver {
         }
         // SAFETY: closing an fd the caller owns and hands over to us.
         let r = unsafe { libc::close(fd) };
-        self.immediate.push(Completion {
-            token,
-            result: ok(r as isize).map(|_| 0),
-            more: false,
-            buf: None,
-        });
+        self.immediate
+            .push(Completion::last(token, ok(r as isize).map(|_| 0)));
     }
 
     fn cancel(&mut self, fd: RawFd, target: Token, token: Token) {
@@ -420,24 +353,15 @@ impl Driver for EpollDriver {
             found = true;
         }
         if found {
-            self.immediate.push(Completion {
-                token: target,
-                result: Err(Errno::ECANCELED),
-                more: false,
-                buf: None,
-            });
+            self.immediate
+                .push(Completion::last(target, Err(Errno::ECANCELED)));
         }
         let result = if found {
             Ok(0)
         } else {
             Err(Errno(libc::ENOENT))
         };
-        self.immediate.push(Completion {
-            token,
-            result,
-            more: false,
-            buf: None,
-        });
+        self.immediate.push(Completion::last(token, result));
     }
 
     fn timeout(&mut self, after: Duration, token: Token) {
@@ -465,7 +389,7 @@ impl Driver for EpollDriver {
             // SAFETY: events has len() initialised entries that the kernel may overwrite.
             let n = unsafe {
                 libc::epoll_wait(
-                    self.epfd,
+                    self.epfd.as_raw_fd(),
                     self.events.as_mut_ptr(),
                     self.events.len() as i32,
                     timeout,

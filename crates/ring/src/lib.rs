@@ -23,11 +23,13 @@
 
 mod epoll;
 mod pool;
+pub mod script;
+pub mod sys;
 mod token;
 mod uring;
 
 use std::fmt;
-use std::os::fd::RawFd;
+use std::os::fd::{OwnedFd, RawFd};
 use std::time::Duration;
 
 pub use epoll::EpollDriver;
@@ -43,13 +45,12 @@ impl Errno {
     pub const ENOBUFS: Errno = Errno(libc::ENOBUFS);
     pub const EMFILE: Errno = Errno(libc::EMFILE);
     pub const ENFILE: Errno = Errno(libc::ENFILE);
+}
 
-    pub fn last() -> Errno {
-        Errno(
-            std::io::Error::last_os_error()
-                .raw_os_error()
-                .unwrap_or(libc::EIO),
-        )
+impl From<std::io::Error> for Errno {
+    /// The OS error of `e` (`EIO` for an error that carries none).
+    fn from(e: std::io::Error) -> Errno {
+        Errno(e.raw_os_error().unwrap_or(libc::EIO))
     }
 }
 
@@ -86,6 +87,28 @@ pub struct Completion {
     pub buf: Option<BufId>,
 }
 
+impl Completion {
+    /// The final completion of an operation (no buffer).
+    pub fn last(token: Token, result: Result<u32, Errno>) -> Completion {
+        Completion {
+            token,
+            result,
+            more: false,
+            buf: None,
+        }
+    }
+
+    /// One step of a multishot operation that stays armed.
+    pub fn progress(token: Token, result: Result<u32, Errno>, buf: Option<BufId>) -> Completion {
+        Completion {
+            token,
+            result,
+            more: true,
+            buf,
+        }
+    }
+}
+
 /// Sizes of the per-core receive buffer pool.
 #[derive(Copy, Clone, Debug)]
 pub struct PoolConfig {
@@ -120,8 +143,9 @@ pub trait Driver {
     /// for `token` has been returned by [`Driver::wait`] (see the crate INVARIANT).
     unsafe fn writev(&mut self, fd: RawFd, iov: *const libc::iovec, iovcnt: u32, token: Token);
 
-    /// Close `fd`. Operations still armed on it must have been cancelled first.
-    fn close(&mut self, fd: RawFd, token: Token);
+    /// Close `fd` (the driver takes it over; it is closed exactly once, when the operation
+    /// runs). Operations still armed on it must have been cancelled first.
+    fn close(&mut self, fd: OwnedFd, token: Token);
 
     /// Cancel the operation `target`, which was issued on `fd`. `target` then completes with
     /// `Err(ECANCELED)` (unless it finished first); the cancel itself completes under `token`.

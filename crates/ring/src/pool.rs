@@ -6,11 +6,11 @@
 
 use std::io;
 
+use crate::sys::AnonMap;
 use crate::{BufId, PoolConfig};
 
 pub(crate) struct Pool {
-    base: *mut u8,
-    len: usize,
+    map: AnonMap,
     pub(crate) size: u32,
     pub(crate) count: u16,
 }
@@ -23,24 +23,8 @@ impl Pool {
                 "buffer pool: count must be a power of two in 1..=32768 and size > 0",
             ));
         }
-        let len = cfg.count as usize * cfg.size as usize;
-        // SAFETY: an anonymous private mapping with no address hint has no preconditions.
-        let base = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        if base == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
         Ok(Pool {
-            base: base.cast(),
-            len,
+            map: AnonMap::new(cfg.count as usize * cfg.size as usize)?,
             size: cfg.size,
             count: cfg.count,
         })
@@ -49,7 +33,7 @@ impl Pool {
     pub(crate) fn ptr(&self, id: BufId) -> *mut u8 {
         assert!(id.0 < self.count, "buffer id out of range");
         // SAFETY: id < count, so the offset is inside the mapping.
-        unsafe { self.base.add(id.0 as usize * self.size as usize) }
+        unsafe { self.map.ptr().add(id.0 as usize * self.size as usize) }
     }
 
     pub(crate) fn slice(&self, id: BufId, len: usize) -> &[u8] {
@@ -57,14 +41,6 @@ impl Pool {
         // SAFETY: the buffer lies inside the live mapping (ptr checks the id, we checked len); the
         // kernel no longer writes to a buffer once its completion has been returned.
         unsafe { std::slice::from_raw_parts(self.ptr(id), len) }
-    }
-}
-
-impl Drop for Pool {
-    fn drop(&mut self) {
-        // SAFETY: base/len are exactly what mmap returned; the owning backend drops the ring (or
-        // stops issuing syscalls) before the pool, so no operation still targets this memory.
-        unsafe { libc::munmap(self.base.cast(), self.len) };
     }
 }
 

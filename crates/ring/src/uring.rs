@@ -15,7 +15,7 @@
 //! SEND_ZC opcode (both 6.0).
 
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::{IntoRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::Duration;
 
@@ -23,6 +23,7 @@ use io_uring::types::{BufRingEntry, Fd, Timespec};
 use io_uring::{cqueue, opcode, squeue, IoUring, Probe};
 
 use crate::pool::Pool;
+use crate::sys::{raise_limit, AnonMap};
 use crate::{BufId, Completion, Driver, Errno, OpKind, PoolConfig, Token};
 
 const BGID: u16 = 0;
@@ -106,20 +107,23 @@ impl Default for UringConfig {
 
 /// A registered buffer ring (kernel 5.19+): the kernel takes buffers from it, we add them back.
 struct BufRing {
-    base: *mut BufRingEntry,
-    bytes: usize,
+    map: AnonMap,
     mask: u16,
     tail: u16,
     published: u16,
 }
 
 impl BufRing {
+    fn base(&self) -> *mut BufRingEntry {
+        self.map.ptr().cast()
+    }
+
     fn push(&mut self, pool: &Pool, id: BufId) {
         let idx = (self.tail & self.mask) as usize;
         // SAFETY: idx <= mask < entries, inside the mapping; the kernel does not read slots between
         // the published tail and our local tail. Only addr/len/bid are written: the `resv` of entry
         // 0 is the shared tail.
-        let e = unsafe { &mut *self.base.add(idx) };
+        let e = unsafe { &mut *self.base().add(idx) };
         e.set_addr(pool.ptr(id) as u64);
         e.set_len(pool.size);
         e.set_bid(id.0);
@@ -131,19 +135,11 @@ impl BufRing {
             // SAFETY: the tail field lies inside the mapping (entry 0); it is only written by us and
             // read by the kernel, so an atomic release store orders the entries written before it.
             unsafe {
-                let tail = BufRingEntry::tail(self.base) as *const AtomicU16;
+                let tail = BufRingEntry::tail(self.base()) as *const AtomicU16;
                 (*tail).store(self.tail, Ordering::Release);
             }
             self.published = self.tail;
         }
-    }
-}
-
-impl Drop for BufRing {
-    fn drop(&mut self) {
-        // SAFETY: the mapping was created in `register_buf_ring` with exactly `bytes`; the ring (which
-        // references it) is torn down first because `UringDriver` declares `ring` before `bufs`.
-        unsafe { libc::munmap(self.base.cast(), self.bytes) };
     }
 }
 
@@ -194,18 +190,7 @@ fn setup_error(e: io::Error) -> io::Error {
 }
 
 fn raise_memlock() -> bool {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit write/read only the struct we pass.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut lim) != 0 || lim.rlim_cur >= lim.rlim_max {
-            return false;
-        }
-        lim.rlim_cur = lim.rlim_max;
-        libc::setrlimit(libc::RLIMIT_MEMLOCK, &lim) == 0
-    }
+    matches!(raise_limit(libc::RLIMIT_MEMLOCK), Some((_, true)))
 }
 
 impl UringDriver {
@@ -371,24 +356,10 @@ impl UringDriver {
 
     fn register_buf_ring(ring: &IoUring, pool: &Pool) -> io::Result<BufRing> {
         let entries = pool.count;
-        let bytes = entries as usize * std::mem::size_of::<BufRingEntry>();
-        // SAFETY: anonymous private mapping, no preconditions. Page-aligned as the kernel requires.
-        let base = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                bytes,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        if base == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
+        let map = AnonMap::new(entries as usize * std::mem::size_of::<BufRingEntry>())?;
+        let base = map.ptr() as u64;
         let r = BufRing {
-            base: base.cast(),
-            bytes,
+            map,
             mask: entries - 1,
             tail: 0,
             published: 0,
@@ -397,7 +368,7 @@ impl UringDriver {
         // until after the ring is dropped (field order of UringDriver).
         unsafe {
             ring.submitter()
-                .register_buf_ring_with_flags(base as u64, entries, BGID, 0)
+                .register_buf_ring_with_flags(base, entries, BGID, 0)
         }?;
         Ok(r)
     }
@@ -525,7 +496,8 @@ impl Driver for UringDriver {
         self.push(e);
     }
 
-    fn close(&mut self, fd: RawFd, token: Token) {
+    fn close(&mut self, fd: OwnedFd, token: Token) {
+        let fd = fd.into_raw_fd(); // the kernel closes it when the entry runs
         self.push(opcode::Close::new(Fd(fd)).build().user_data(token.encode()));
     }
 

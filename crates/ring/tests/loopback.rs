@@ -2,7 +2,7 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::os::fd::{AsRawFd, IntoRawFd};
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use ringhttpd_ring::{
@@ -104,7 +104,11 @@ fn contract(d: &mut impl Driver) {
     assert_eq!(end.result, Err(Errno::ECANCELED));
     assert!(!end.more);
     wait_for(d, &mut seen, OpKind::Cancel);
-    d.close(fd, Token::new(7, 3, OpKind::Close));
+    // SAFETY: the test owns `fd` and hands it to the driver, which closes it once.
+    d.close(
+        unsafe { OwnedFd::from_raw_fd(fd) },
+        Token::new(7, 3, OpKind::Close),
+    );
     assert_eq!(wait_for(d, &mut seen, OpKind::Close).result, Ok(0));
     let mut rest = Vec::new();
     client.read_to_end(&mut rest).unwrap();
@@ -141,7 +145,11 @@ fn contract(d: &mut impl Driver) {
         }
     }
     assert_eq!(bytes, 1);
-    d.close(fd2, Token::new(8, 0, OpKind::Close));
+    // SAFETY: the test owns `fd2` and hands it to the driver, which closes it once.
+    d.close(
+        unsafe { OwnedFd::from_raw_fd(fd2) },
+        Token::new(8, 0, OpKind::Close),
+    );
     wait_for(d, &mut seen, OpKind::Close);
 
     // Poll on an eventfd.
@@ -156,7 +164,11 @@ fn contract(d: &mut impl Driver) {
     );
     let p = wait_for(d, &mut seen, OpKind::Poll);
     assert!(p.result.unwrap() & libc::POLLIN as u32 != 0);
-    d.close(efd, Token::new(1, 0, OpKind::Close));
+    // SAFETY: the test owns `efd` and hands it to the driver, which closes it once.
+    d.close(
+        unsafe { OwnedFd::from_raw_fd(efd) },
+        Token::new(1, 0, OpKind::Close),
+    );
     wait_for(d, &mut seen, OpKind::Close);
     let _ = listener.into_raw_fd();
 }

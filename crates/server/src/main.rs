@@ -7,23 +7,29 @@
 
 mod alloc_count;
 mod config;
+mod conn;
 mod files;
+mod h1;
 mod out;
+mod outcome;
 mod respond;
+mod route;
 mod sys;
+mod transport;
 mod wheel;
 mod worker;
 
 use std::net::SocketAddr;
-use std::os::fd::RawFd;
 use std::process::ExitCode;
 use std::sync::mpsc;
 use std::sync::Arc;
+use std::time::Duration;
 
 use config::{Backend, Config};
+use conn::Timeouts;
 use files::FileCache;
 use ringhttpd_ring::{Driver, EpollDriver, PoolConfig, UringConfig, UringDriver};
-use worker::{Shared, Worker};
+use worker::{Seat, Shared, Worker};
 
 /// Receive buffers per worker: 512 x 4 KiB, touched only as they are used.
 const POOL: PoolConfig = PoolConfig {
@@ -32,6 +38,8 @@ const POOL: PoolConfig = PoolConfig {
 };
 /// Descriptors kept for everything that is not a connection.
 const RESERVED_FDS: u64 = 64;
+/// Time for a closing peer to finish sending (lingering close).
+const LINGER_TIMEOUT: Duration = Duration::from_secs(5);
 
 fn fail(msg: impl std::fmt::Display) -> ExitCode {
     eprintln!("ringhttpd: {msg}");
@@ -78,7 +86,7 @@ fn main() -> ExitCode {
         match sys::listener(addr) {
             Ok(fd) => {
                 if addr.port() == 0 {
-                    match sys::local_port(fd) {
+                    match sys::local_port(&fd) {
                         Ok(p) => addr.set_port(p),
                         Err(e) => return fail(format!("{addr}: {e}")),
                     }
@@ -107,10 +115,13 @@ fn main() -> ExitCode {
     let signals = sys::block_stop_signals();
     let shared = Arc::new(Shared {
         limits: cfg.limits,
-        keepalive_timeout: cfg.keepalive_timeout,
-        header_timeout: cfg.header_timeout,
-        body_timeout: cfg.body_timeout,
-        write_timeout: cfg.write_timeout,
+        timeouts: Timeouts {
+            keepalive: cfg.keepalive_timeout,
+            header: cfg.header_timeout,
+            body: cfg.body_timeout,
+            write: cfg.write_timeout,
+            linger: LINGER_TIMEOUT,
+        },
     });
     let cpus = sys::allowed_cpus();
     let pin = cpus.len() >= cfg.threads;
@@ -118,18 +129,26 @@ fn main() -> ExitCode {
     let mut handles = Vec::new();
     let mut wakes = Vec::new();
     for (i, listener) in listeners.into_iter().enumerate() {
-        let wake = match sys::eventfd() {
-            Ok(fd) => fd,
+        let (wake, waker) = match sys::eventfd().and_then(|w| Ok((w.try_clone()?, w))) {
+            Ok(pair) => pair,
             Err(e) => return fail(format!("eventfd: {e}")),
         };
-        wakes.push(wake);
-        let (tx, shared, cfg) = (tx.clone(), shared.clone(), cfg.clone());
-        let cpu = if pin { Some(cpus[i]) } else { None };
+        wakes.push(waker);
+        let seat = Seat {
+            listener,
+            wake,
+            cap: per_thread,
+        };
+        let job = Job {
+            cfg: cfg.clone(),
+            use_uring,
+            cpu: if pin { Some(cpus[i]) } else { None },
+            shared: shared.clone(),
+            tx: tx.clone(),
+        };
         let h = std::thread::Builder::new()
             .name(format!("ringhttpd-{i}"))
-            .spawn(move || {
-                worker_main(&cfg, use_uring, cpu, listener, wake, per_thread, shared, tx)
-            })
+            .spawn(move || worker_main(job, seat))
             .expect("spawn worker thread");
         handles.push(h);
     }
@@ -146,7 +165,7 @@ fn main() -> ExitCode {
                 }
             }
             Ok(Err(e)) => {
-                wakes.iter().for_each(|&w| worker::wake(w));
+                wakes.iter().for_each(worker::wake);
                 return fail(e);
             }
             Err(_) => return fail("a worker thread died during start-up"),
@@ -171,7 +190,7 @@ fn main() -> ExitCode {
         }
     };
     eprintln!("ringhttpd: signal {sig}, finishing in-flight requests");
-    wakes.iter().for_each(|&w| worker::wake(w));
+    wakes.iter().for_each(worker::wake);
     let mut ok = true;
     for h in handles {
         ok &= h.join().is_ok();
@@ -195,64 +214,54 @@ fn display_addr(a: SocketAddr) -> String {
     a.to_string()
 }
 
-#[allow(clippy::too_many_arguments)]
-fn worker_main(
-    cfg: &Config,
+/// What a worker thread is started with, besides its [`Seat`].
+struct Job {
+    cfg: Config,
     use_uring: bool,
     cpu: Option<usize>,
-    listener: RawFd,
-    wake: RawFd,
-    cap: usize,
     shared: Arc<Shared>,
     tx: mpsc::Sender<Result<String, String>>,
-) {
-    if let Some(cpu) = cpu {
+}
+
+fn worker_main(job: Job, seat: Seat) {
+    if let Some(cpu) = job.cpu {
         // Best effort: an unpinned worker still works.
         let _ = sys::pin_to(cpu);
     }
-    if use_uring {
-        let entries = 1024;
-        match UringDriver::new(UringConfig {
-            entries,
-            pool: POOL,
-            allow: cfg.uring_features,
-        }) {
-            Ok(d) => return serve(cfg, d, listener, wake, cap, shared, tx),
+    let cfg = &job.cfg;
+    if job.use_uring {
+        match UringDriver::new(uring_config(cfg)) {
+            Ok(d) => return serve(d, job, seat),
             Err(e) if cfg.backend == Backend::Uring => {
-                let _ = tx.send(Err(format!("--backend uring: {e}")));
+                let _ = job.tx.send(Err(format!("--backend uring: {e}")));
                 return;
             }
             Err(e) => eprintln!("ringhttpd: io_uring failed on this worker ({e}); using epoll"),
         }
     }
     match EpollDriver::new(POOL) {
-        Ok(d) => serve(cfg, d, listener, wake, cap, shared, tx),
+        Ok(d) => serve(d, job, seat),
         Err(e) => {
-            let _ = tx.send(Err(format!("epoll: {e}")));
+            let _ = job.tx.send(Err(format!("epoll: {e}")));
         }
     }
 }
 
-fn serve<D: Driver>(
-    cfg: &Config,
-    d: D,
-    listener: RawFd,
-    wake: RawFd,
-    cap: usize,
-    shared: Arc<Shared>,
-    tx: mpsc::Sender<Result<String, String>>,
-) {
+fn serve<D: Driver>(d: D, job: Job, seat: Seat) {
+    let cfg = &job.cfg;
     let files = match FileCache::new(&cfg.root, cfg.cache_size / cfg.threads) {
         Ok(f) => f,
         Err(e) => {
-            let _ = tx.send(Err(format!("--root {}: {e}", cfg.root.display())));
+            let _ = job
+                .tx
+                .send(Err(format!("--root {}: {e}", cfg.root.display())));
             return;
         }
     };
     let desc = format!("{} {}", d.describe(), files.describe());
-    let mut w = Worker::new(d, listener, wake, cap, shared, files);
-    let _ = tx.send(Ok(desc));
-    drop(tx);
+    let mut w = Worker::new(d, seat, job.shared, files);
+    let _ = job.tx.send(Ok(desc));
+    drop(job.tx);
     if let Err(e) = w.run() {
         eprintln!("ringhttpd: worker stopped: {e}");
     }

@@ -7,7 +7,8 @@
 
 use std::rc::Rc;
 
-use crate::files::negotiate::Coding;
+use ringhttpd_http::Coding;
+
 use crate::files::FileEntry;
 
 /// At most this many iovecs per writev (IOV_MAX is 1024).
@@ -16,7 +17,8 @@ const MAX_IOV: usize = 64;
 enum Part {
     /// Bytes `[start, end)` of `data`.
     Data { start: usize, end: usize },
-    /// `len` bytes at `off` of one of the entry's bodies. The `Rc` keeps them alive.
+    /// `len` bytes at `off` of one of the entry's bodies. The `Rc` keeps them alive and in
+    /// place; `off + len` was checked against the body's length by `push_body`.
     Body {
         entry: Rc<FileEntry>,
         coding: Coding,
@@ -24,6 +26,10 @@ enum Part {
         len: usize,
     },
 }
+
+/// A body range outside the body (a bug in the caller's range arithmetic, refused).
+#[derive(Debug, PartialEq, Eq)]
+pub struct OutOfRange;
 
 pub struct OutBuf {
     pub data: Vec<u8>,
@@ -57,10 +63,22 @@ impl OutBuf {
         }
     }
 
-    /// Append a reference to `len` bytes at `off` of the entry's body in `coding`.
-    pub fn push_body(&mut self, entry: &Rc<FileEntry>, coding: Coding, off: usize, len: usize) {
+    /// Append a reference to `len` bytes at `off` of the entry's body in `coding`; refused
+    /// (nothing appended) when that range is not inside the body. This check is what makes the
+    /// pointer arithmetic in [`OutBuf::prepare`] sound.
+    pub fn push_body(
+        &mut self,
+        entry: &Rc<FileEntry>,
+        coding: Coding,
+        off: usize,
+        len: usize,
+    ) -> Result<(), OutOfRange> {
+        let (_, body_len) = entry.body(coding);
+        if off.checked_add(len).is_none_or(|end| end > body_len) {
+            return Err(OutOfRange);
+        }
         if len == 0 {
-            return;
+            return Ok(());
         }
         self.close_run();
         self.parts.push(Part::Body {
@@ -69,6 +87,13 @@ impl OutBuf {
             off,
             len,
         });
+        Ok(())
+    }
+
+    /// Drop the bytes written into `data` after `len` (a head whose body was refused).
+    pub fn rewind(&mut self, len: usize) {
+        assert!(len >= self.mark, "rewinding into parts already queued");
+        self.data.truncate(len);
     }
 
     pub fn total(&self) -> usize {
@@ -107,9 +132,10 @@ impl OutBuf {
                     off,
                     len,
                 } => {
-                    let (base, blen) = entry.body(*coding);
-                    debug_assert!(off + len <= blen);
-                    // SAFETY: off + len <= the body's length, checked when the part was built.
+                    let (base, _) = entry.body(*coding);
+                    // SAFETY: off + len <= the body's length, checked by `push_body` (the only
+                    // constructor of a Body part); the entry's bytes never move or shrink
+                    // while the `Rc` in the part keeps it alive.
                     (unsafe { base.add(*off) }, *len)
                 }
             };

@@ -1,22 +1,20 @@
-//! The few system calls the server makes outside the driver: listening sockets, limits, CPU
-//! affinity, signals, eventfds. Each returns `io::Result` with the OS error.
+//! The server's system calls outside the driver, in one place: listening sockets, socket
+//! shutdown, limits, CPU affinity, signals, eventfds, heap trimming, and the file calls of the
+//! file cache. Each returns `io::Result` with the OS error (through the driver crate's
+//! `syscall!`); descriptors are returned as `OwnedFd`.
 
+use std::ffi::CStr;
 use std::io;
 use std::mem::{size_of, zeroed};
 use std::net::SocketAddr;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
-fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
-    if r < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(r)
-    }
-}
+use ringhttpd_ring::sys::{cvt, raise_limit};
+use ringhttpd_ring::syscall;
 
 fn set_int_opt(fd: RawFd, level: libc::c_int, name: libc::c_int, v: libc::c_int) -> io::Result<()> {
     // SAFETY: passes a pointer to a live c_int and its exact size.
-    cvt(unsafe {
+    syscall!(unsafe {
         libc::setsockopt(
             fd,
             level,
@@ -30,20 +28,22 @@ fn set_int_opt(fd: RawFd, level: libc::c_int, name: libc::c_int, v: libc::c_int)
 
 /// A non-blocking listening socket with SO_REUSEPORT (one per worker on the same address) and
 /// TCP_NODELAY, which accepted sockets inherit: no response waits on Nagle.
-pub fn listener(addr: SocketAddr) -> io::Result<RawFd> {
+pub fn listener(addr: SocketAddr) -> io::Result<OwnedFd> {
     let domain = if addr.is_ipv4() {
         libc::AF_INET
     } else {
         libc::AF_INET6
     };
     // SAFETY: socket has no memory preconditions.
-    let fd = cvt(unsafe {
+    let fd = syscall!(unsafe {
         libc::socket(
             domain,
             libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
             0,
         )
     })?;
+    // SAFETY: the descriptor was just created and is owned by nobody else.
+    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
     let setup = || -> io::Result<()> {
         set_int_opt(fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
         set_int_opt(fd, libc::SOL_SOCKET, libc::SO_REUSEPORT, 1)?;
@@ -56,7 +56,7 @@ pub fn listener(addr: SocketAddr) -> io::Result<RawFd> {
                 sa.sin_port = a.port().to_be();
                 sa.sin_addr.s_addr = u32::from_ne_bytes(a.ip().octets());
                 // SAFETY: pointer and length describe `sa`.
-                cvt(unsafe {
+                syscall!(unsafe {
                     libc::bind(
                         fd,
                         (&sa as *const libc::sockaddr_in).cast(),
@@ -72,7 +72,7 @@ pub fn listener(addr: SocketAddr) -> io::Result<RawFd> {
                 sa.sin6_addr.s6_addr = a.ip().octets();
                 sa.sin6_scope_id = a.scope_id();
                 // SAFETY: pointer and length describe `sa`.
-                cvt(unsafe {
+                syscall!(unsafe {
                     libc::bind(
                         fd,
                         (&sa as *const libc::sockaddr_in6).cast(),
@@ -82,24 +82,21 @@ pub fn listener(addr: SocketAddr) -> io::Result<RawFd> {
             }
         }
         // SAFETY: listen has no memory preconditions. The backlog is capped by somaxconn.
-        cvt(unsafe { libc::listen(fd, 4096) })?;
+        syscall!(unsafe { libc::listen(fd, 4096) })?;
         Ok(())
     };
-    if let Err(e) = setup() {
-        // SAFETY: fd was created above and is not shared.
-        unsafe { libc::close(fd) };
-        return Err(e);
-    }
-    Ok(fd)
+    setup()?; // on error `owned` closes the socket
+    Ok(owned)
 }
 
 /// The port a listening socket is bound to (for `--listen 127.0.0.1:0`).
-pub fn local_port(fd: RawFd) -> io::Result<u16> {
+pub fn local_port(fd: &OwnedFd) -> io::Result<u16> {
+    let fd = fd.as_raw_fd();
     // SAFETY: sockaddr_storage is plain data; getsockname writes at most `len` bytes into it.
     let mut ss: libc::sockaddr_storage = unsafe { zeroed() };
     let mut len = size_of::<libc::sockaddr_storage>() as u32;
     // SAFETY: as above.
-    cvt(unsafe {
+    syscall!(unsafe {
         libc::getsockname(
             fd,
             (&mut ss as *mut libc::sockaddr_storage).cast(),
@@ -115,26 +112,7 @@ pub fn local_port(fd: RawFd) -> io::Result<u16> {
 
 /// Raise the soft open-files limit to the hard limit; returns the resulting soft limit.
 pub fn raise_nofile() -> u64 {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit read and write only the struct we pass.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
-            return 1024;
-        }
-        if lim.rlim_cur < lim.rlim_max {
-            let want = libc::rlimit {
-                rlim_cur: lim.rlim_max,
-                rlim_max: lim.rlim_max,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &want) == 0 {
-                return want.rlim_cur;
-            }
-        }
-    }
-    lim.rlim_cur
+    raise_limit(libc::RLIMIT_NOFILE).map_or(1024, |(soft, _)| soft)
 }
 
 /// The CPUs this process may run on, in order.
@@ -193,9 +171,118 @@ pub fn wait_signal(set: &libc::sigset_t) -> i32 {
     sig
 }
 
-pub fn eventfd() -> io::Result<RawFd> {
+/// A non-blocking eventfd (a worker's stop signal).
+pub fn eventfd() -> io::Result<OwnedFd> {
     // SAFETY: eventfd has no memory preconditions.
-    cvt(unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) })
+    let fd = syscall!(unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) })?;
+    // SAFETY: the descriptor was just created and is owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Add one to an eventfd's counter (wakes whoever polls it). Best effort: a full counter is
+/// already readable.
+pub fn eventfd_signal(fd: &OwnedFd) {
+    let one: u64 = 1;
+    // SAFETY: writes 8 bytes from a live u64 to an eventfd we hold.
+    let _ = syscall!(unsafe { libc::write(fd.as_raw_fd(), (&one as *const u64).cast(), 8) });
+}
+
+/// Shut down our sending side (lingering close). Errors (the peer already gone) need no
+/// handling: the close follows either way.
+pub fn shutdown_write(fd: RawFd) {
+    // SAFETY: shutdown on a socket number; no memory involved. A stale number fails with EBADF.
+    let _ = syscall!(unsafe { libc::shutdown(fd, libc::SHUT_WR) });
+}
+
+/// Return free heap memory to the system (glibc keeps it otherwise).
+pub fn trim_heap() {
+    // SAFETY: malloc_trim only releases free heap pages; it touches no live allocation.
+    unsafe { libc::malloc_trim(0) };
+}
+
+// ---- files (the file cache's calls) ----
+
+/// `open(2)` of an absolute path.
+pub fn open(path: &CStr, flags: i32) -> io::Result<OwnedFd> {
+    // SAFETY: open reads the NUL-terminated path only.
+    let fd = syscall!(unsafe { libc::open(path.as_ptr(), flags) })?;
+    // SAFETY: the descriptor was just opened and is owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `openat2(dir, path, flags, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS)`: nothing outside `dir`
+/// can be reached, whatever symlinks or `..` the path holds (ENOSYS before Linux 5.6).
+pub fn openat2_beneath(dir: &OwnedFd, path: &CStr, flags: i32) -> io::Result<OwnedFd> {
+    // SAFETY: open_how is plain data; all-zero is its documented default.
+    let mut how: libc::open_how = unsafe { zeroed() };
+    how.flags = flags as u64;
+    how.resolve = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS;
+    // SAFETY: openat2 reads the path and `how` (with its exact size) only.
+    let fd = syscall!(unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            dir.as_raw_fd(),
+            path.as_ptr(),
+            &how as *const libc::open_how,
+            size_of::<libc::open_how>(),
+        )
+    })?;
+    // SAFETY: the descriptor was just opened and is owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// `openat(dir, path, flags)`.
+pub fn openat(dir: &OwnedFd, path: &CStr, flags: i32) -> io::Result<OwnedFd> {
+    // SAFETY: openat reads the NUL-terminated path only.
+    let fd = syscall!(unsafe { libc::openat(dir.as_raw_fd(), path.as_ptr(), flags) })?;
+    // SAFETY: the descriptor was just opened and is owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+pub fn fstat(fd: &OwnedFd) -> io::Result<libc::stat> {
+    // SAFETY: stat is plain data; fstat writes it entirely on success.
+    let mut st: libc::stat = unsafe { zeroed() };
+    // SAFETY: as above.
+    syscall!(unsafe { libc::fstat(fd.as_raw_fd(), &mut st) })?;
+    Ok(st)
+}
+
+/// `fstatat(dir, path)`, following symlinks.
+pub fn fstatat(dir: &OwnedFd, path: &CStr) -> io::Result<libc::stat> {
+    // SAFETY: stat is plain data; fstatat writes it on success and reads the path only.
+    let mut st: libc::stat = unsafe { zeroed() };
+    // SAFETY: as above.
+    syscall!(unsafe { libc::fstatat(dir.as_raw_fd(), path.as_ptr(), &mut st, 0) })?;
+    Ok(st)
+}
+
+/// Read up to `len` bytes from the start of a file (fewer if it shrank since its `fstat`).
+pub fn read_all(fd: &OwnedFd, len: usize) -> io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; len];
+    let mut got = 0;
+    while got < len {
+        let dst = buf[got..].as_mut_ptr().cast();
+        // SAFETY: writes at most len - got bytes into buf past `got`.
+        match syscall!(unsafe { libc::pread(fd.as_raw_fd(), dst, len - got, got as i64) }) {
+            Ok(0) => break, // shrank since fstat: serve what is there now
+            Ok(n) => got += n as usize,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buf.truncate(got);
+    Ok(buf)
+}
+
+/// Map `len` bytes of a file for the kernel to send.
+///
+/// INVARIANT (mapped bodies): the mapping is only ever read by the kernel (writev), never by
+/// this process, so a file truncated under us makes that write fail with EFAULT instead of
+/// raising SIGBUS here (see `files`).
+pub fn map_for_kernel(fd: &OwnedFd, len: usize) -> io::Result<memmap2::Mmap> {
+    // SAFETY: mapped-bodies INVARIANT: nothing in this process dereferences the mapping, so
+    // its contents changing or vanishing underneath cannot cause undefined behaviour here.
+    unsafe { memmap2::MmapOptions::new().len(len).map(fd.as_raw_fd()) }
 }
 
 #[cfg(test)]
@@ -206,7 +293,8 @@ mod tests {
     fn accepted_sockets_inherit_tcp_nodelay() {
         // The worker relies on this instead of one setsockopt per connection.
         let l = listener("127.0.0.1:0".parse().unwrap()).unwrap();
-        let port = local_port(l).unwrap();
+        let port = local_port(&l).unwrap();
+        let l = l.as_raw_fd();
         let _c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
         let mut fd = -1;
         for _ in 0..100 {
@@ -232,10 +320,7 @@ mod tests {
         };
         assert_eq!(r, 0);
         assert_ne!(v, 0, "accepted socket lost TCP_NODELAY");
-        // SAFETY: closing fds this test owns.
-        unsafe {
-            libc::close(fd);
-            libc::close(l);
-        }
+        // SAFETY: the accepted fd is this test's own; the OwnedFd closes it once.
+        drop(unsafe { OwnedFd::from_raw_fd(fd) });
     }
 }

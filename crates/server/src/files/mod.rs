@@ -3,7 +3,7 @@
 //! Owns: open/stat/read/mmap of files under the root, the cached entries (shared with in-flight
 //! responses through `Rc`, so an entry evicted or invalidated mid-response stays alive until
 //! its write completes), and an inotify instance watching the directories of cached files.
-//! Does not own: HTTP semantics (see `negotiate` and `respond`).
+//! Does not own: HTTP semantics (see `serve` and the http crate).
 //!
 //! Bodies: files up to [`SMALL`] bytes are read into memory; larger ones are mapped (`mmap`) and
 //! only ever read by the kernel (writev), never by this process: if such a file is truncated
@@ -22,20 +22,22 @@
 
 pub mod gzip;
 pub mod mime;
-pub mod negotiate;
+pub mod serve;
 
 use std::cell::{Cell, OnceCell};
 use std::collections::HashMap;
 use std::ffi::CString;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use std::rc::Rc;
 
 use inotify::{Inotify, WatchDescriptor, WatchMask};
-use ringhttpd_http::{normalize_path, HttpDate, PathError};
+use ringhttpd_http::{normalize_path, Coding, HttpDate, PathError};
+
+use crate::sys;
 
 /// Files up to this size are held in memory; larger ones are mapped.
 pub const SMALL: u64 = 64 * 1024;
@@ -95,7 +97,7 @@ impl FileEntry {
     /// The compressed variant for `coding`, built on first use (level 6 up to [`SMALL`] bytes,
     /// level 1 above, which bounds the time the event loop spends: about 3 ms for 256 KiB).
     /// `None` when it would not be smaller than the file.
-    pub fn variant(&self, coding: negotiate::Coding) -> Option<&Variant> {
+    pub fn variant(&self, coding: Coding) -> Option<&Variant> {
         let Body::Mem(data) = &self.identity else {
             return None;
         };
@@ -104,13 +106,13 @@ impl FileEntry {
         }
         let level = if data.len() as u64 <= SMALL { 6 } else { 1 };
         let (cell, suffix) = match coding {
-            negotiate::Coding::Gzip => (&self.gzip, "gz"),
-            negotiate::Coding::Deflate => (&self.deflate, "df"),
-            negotiate::Coding::Identity => return None,
+            Coding::Gzip => (&self.gzip, "gz"),
+            Coding::Deflate => (&self.deflate, "df"),
+            Coding::Identity => return None,
         };
         cell.get_or_init(|| {
             let body = match coding {
-                negotiate::Coding::Gzip => gzip::gzip(data, level),
+                Coding::Gzip => gzip::gzip(data, level),
                 _ => gzip::deflate(data, level),
             };
             (body.len() < data.len()).then(|| Variant {
@@ -122,11 +124,11 @@ impl FileEntry {
     }
 
     /// The bytes of a body already selected (`variant` returned `Some` for it).
-    pub fn body(&self, coding: negotiate::Coding) -> (*const u8, usize) {
+    pub fn body(&self, coding: Coding) -> (*const u8, usize) {
         let cell = match coding {
-            negotiate::Coding::Identity => return (self.identity.bytes_ptr(), self.identity.len()),
-            negotiate::Coding::Gzip => &self.gzip,
-            negotiate::Coding::Deflate => &self.deflate,
+            Coding::Identity => return (self.identity.bytes_ptr(), self.identity.len()),
+            Coding::Gzip => &self.gzip,
+            Coding::Deflate => &self.deflate,
         };
         let v = cell
             .get()
@@ -187,53 +189,11 @@ fn cstr(p: &[u8]) -> io::Result<CString> {
     CString::new(p).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
 }
 
-fn fstat(fd: RawFd) -> io::Result<libc::stat> {
-    // SAFETY: stat is plain data; fstat writes it entirely on success.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: as above.
-    if unsafe { libc::fstat(fd, &mut st) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(st)
-}
-
-fn read_all(fd: RawFd, len: usize) -> io::Result<Vec<u8>> {
-    let mut buf = vec![0u8; len];
-    let mut got = 0;
-    while got < len {
-        // SAFETY: writes at most len - got bytes into buf past `got`.
-        let n = unsafe { libc::pread(fd, buf[got..].as_mut_ptr().cast(), len - got, got as i64) };
-        match n {
-            n if n < 0 => {
-                let e = io::Error::last_os_error();
-                if e.kind() != io::ErrorKind::Interrupted {
-                    return Err(e);
-                }
-            }
-            0 => break, // shrank since fstat: serve what is there now
-            n => got += n as usize,
-        }
-    }
-    buf.truncate(got);
-    Ok(buf)
-}
-
 impl FileCache {
     pub fn new(root: &Path, budget: usize) -> io::Result<FileCache> {
         let root_real = std::fs::canonicalize(root)?;
         let c = cstr(root_real.as_os_str().as_bytes())?;
-        // SAFETY: open with a valid C string; no other memory is passed.
-        let fd = unsafe {
-            libc::open(
-                c.as_ptr(),
-                libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
-            )
-        };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: fd was just opened and is owned by nobody else.
-        let root_fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let root_fd = sys::open(&c, libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)?;
         let mut cache = FileCache {
             scratch: vec![0; MAX_PATH].into_boxed_slice(),
             norm: vec![0; MAX_PATH + 16].into_boxed_slice(),
@@ -297,45 +257,24 @@ impl FileCache {
     /// Open `rel` (relative, normalised) beneath the root.
     fn open_beneath(&self, rel: &[u8], flags: i32) -> io::Result<OwnedFd> {
         let path = cstr(if rel.is_empty() { b"." } else { rel })?;
-        let fd = if self.openat2 {
-            // SAFETY: open_how is plain data; all-zero is its documented default.
-            let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+        let owned = if self.openat2 {
             // openat2 rejects flags O_PATH does not use (O_NOCTTY among them).
             let extra = if flags & libc::O_PATH != 0 {
                 0
             } else {
                 libc::O_NOCTTY
             };
-            how.flags = (flags | libc::O_CLOEXEC | extra) as u64;
-            how.resolve = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS;
-            // SAFETY: openat2 reads the path and `how` (with its exact size) only.
-            unsafe {
-                libc::syscall(
-                    libc::SYS_openat2,
-                    self.root_fd.as_raw_fd(),
-                    path.as_ptr(),
-                    &how as *const libc::open_how,
-                    std::mem::size_of::<libc::open_how>(),
-                ) as i32
-            }
+            sys::openat2_beneath(&self.root_fd, &path, flags | libc::O_CLOEXEC | extra)?
         } else {
-            // SAFETY: openat reads the path only.
-            unsafe {
-                libc::openat(
-                    self.root_fd.as_raw_fd(),
-                    path.as_ptr(),
-                    flags | libc::O_CLOEXEC | libc::O_NOCTTY,
-                )
-            }
+            sys::openat(
+                &self.root_fd,
+                &path,
+                flags | libc::O_CLOEXEC | libc::O_NOCTTY,
+            )?
         };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: fd was just opened and is owned by nobody else.
-        let owned = unsafe { OwnedFd::from_raw_fd(fd) };
         if !self.openat2 {
             // No RESOLVE_BENEATH: check where the descriptor really points.
-            let real = std::fs::read_link(format!("/proc/self/fd/{fd}"))?;
+            let real = std::fs::read_link(format!("/proc/self/fd/{}", owned.as_raw_fd()))?;
             if !real.starts_with(&self.root_real) {
                 return Err(io::Error::from_raw_os_error(libc::EXDEV));
             }
@@ -411,7 +350,7 @@ impl FileCache {
                 };
             }
         };
-        let st = match fstat(fd.as_raw_fd()) {
+        let st = match sys::fstat(&fd) {
             Ok(st) => st,
             Err(_) => return Lookup::Error,
         };
@@ -439,12 +378,10 @@ impl FileCache {
 
     fn still_fresh(&self, key: &[u8], e: &FileEntry) -> bool {
         let Ok(path) = cstr(key) else { return false };
-        // SAFETY: stat is plain data; fstatat writes it on success and reads the path only.
-        let mut st: libc::stat = unsafe { std::mem::zeroed() };
-        // SAFETY: as above.
-        let r = unsafe { libc::fstatat(self.root_fd.as_raw_fd(), path.as_ptr(), &mut st, 0) };
-        r == 0
-            && st.st_ino == e.ino
+        let Ok(st) = sys::fstatat(&self.root_fd, &path) else {
+            return false;
+        };
+        st.st_ino == e.ino
             && st.st_dev == e.dev
             && st.st_size as u64 == e.size
             && st.st_mtime == e.mtime
@@ -479,15 +416,9 @@ impl FileCache {
         // Compressible files are held in memory (compression reads them in user space, which
         // must never touch a mapping that could be truncated under us).
         let identity = if size <= SMALL || can_compress {
-            Body::Mem(read_all(fd.as_raw_fd(), size as usize)?.into_boxed_slice())
+            Body::Mem(sys::read_all(fd, size as usize)?.into_boxed_slice())
         } else {
-            // SAFETY: the mapping is only read by the kernel (writev); a concurrent truncation
-            // makes that write fail with EFAULT, never a signal in this process (module docs).
-            Body::Map(unsafe {
-                memmap2::MmapOptions::new()
-                    .len(size as usize)
-                    .map(fd.as_raw_fd())?
-            })
+            Body::Map(sys::map_for_kernel(fd, size as usize)?)
         };
         let size = identity.len() as u64;
         let mtime = st.st_mtime;
@@ -542,14 +473,14 @@ impl FileCache {
         let mut name = key.to_vec();
         name.extend_from_slice(b".gz");
         let fd = self.open_beneath(&name, libc::O_RDONLY).ok()?;
-        let st = fstat(fd.as_raw_fd()).ok()?;
+        let st = sys::fstat(&fd).ok()?;
         if st.st_mode & libc::S_IFMT != libc::S_IFREG
             || st.st_mtime < mtime
             || st.st_size as u64 > COMPRESS_MAX
         {
             return None;
         }
-        let data = read_all(fd.as_raw_fd(), st.st_size as usize).ok()?;
+        let data = sys::read_all(&fd, st.st_size as usize).ok()?;
         (data.starts_with(&[0x1f, 0x8b])).then_some(data)
     }
 

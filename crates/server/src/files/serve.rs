@@ -1,0 +1,124 @@
+//! The file responder: a cache lookup turned into a response — conditionals, single ranges and
+//! content codings (the RFC 9110 logic itself is in the http crate), the body queued as a
+//! reference into the cache entry.
+
+use std::rc::Rc;
+
+use ringhttpd_http::{
+    choose_coding, evaluate, if_range_holds, parse_range, Coding, Conditions, Method, Precondition,
+    Range, Request,
+};
+
+use super::{FileEntry, Lookup};
+use crate::respond::Response;
+use crate::route::Services;
+
+/// Answer a `GET`/`HEAD` for `path` from the file tree; returns the status.
+pub fn serve(req: &Request<'_, '_>, path: &[u8], res: &mut Response<'_>, sv: &mut Services) -> u16 {
+    match sv.files.resolve(path, sv.now) {
+        Err(e) => res.status(400, &[], e.detail().as_bytes()),
+        Ok(Lookup::File(entry)) => file(req, &entry, res),
+        Ok(Lookup::Redirect) => {
+            let query = match req.target.iter().position(|&b| b == b'?') {
+                Some(q) => &req.target[q..],
+                None => b"",
+            };
+            res.status(301, &[b"Location: ", req.path(), b"/", query, b"\r\n"], b"")
+        }
+        Ok(Lookup::Forbidden) => res.status(403, &[], b""),
+        Ok(Lookup::NotFound) => res.status(404, &[], b""),
+        Ok(Lookup::Error) => res.status(500, &[], b""),
+    }
+}
+
+fn file(req: &Request<'_, '_>, e: &Rc<FileEntry>, res: &mut Response<'_>) -> u16 {
+    let cond = Conditions::of(req);
+    // A Range (on GET) that applies selects the identity coding; otherwise negotiate.
+    let range = match (req.method, cond.range) {
+        (Method::Get, Some(r))
+            if cond
+                .if_range
+                .is_none_or(|ir| if_range_holds(ir, &e.etag, &e.last_modified)) =>
+        {
+            parse_range(r, e.size)
+        }
+        _ => Range::Full,
+    };
+    let mut coding = if e.can_compress && range == Range::Full {
+        choose_coding(cond.accept_encoding, true, true)
+    } else {
+        Coding::Identity
+    };
+    let etag: &[u8] = match e.variant(coding) {
+        Some(v) => &v.etag,
+        None => {
+            coding = Coding::Identity; // not smaller than the file: send it as it is
+            &e.etag
+        }
+    };
+    match evaluate(&cond, etag, e.mtime, true) {
+        Precondition::Proceed => {}
+        Precondition::NotModified => {
+            res.start(304);
+            res.header(&[
+                b"ETag: ",
+                etag,
+                b"\r\nLast-Modified: ",
+                &e.last_modified,
+                b"\r\n",
+            ]);
+            if e.compressible {
+                res.header(&[b"Vary: Accept-Encoding\r\n"]);
+            }
+            // 304 carries no body and no Content-Length that could be mistaken for one.
+            res.finish_without_length();
+            return 304;
+        }
+        Precondition::Failed => return res.status(412, &[], b""),
+    }
+    let (status, off, len) = match range {
+        Range::Full => (200, 0, e.body(coding).1 as u64),
+        Range::Part(a, b) => (206, a, b - a + 1),
+        Range::Unsatisfiable => {
+            res.start(416);
+            res.header(&[b"Content-Type: text/plain; charset=utf-8\r\n"]);
+            res.header(&[b"Content-Range: bytes */"]);
+            res.number(e.size);
+            res.header(&[b"\r\n"]);
+            let body: &[u8] = b"416 Range Not Satisfiable\n";
+            res.finish(body.len() as u64);
+            res.body(&[body]);
+            return 416;
+        }
+    };
+    let head_start = res.out.data.len();
+    res.start(status);
+    res.header(&[&e.head, b"ETag: ", etag, b"\r\n"]);
+    match coding {
+        Coding::Gzip => res.header(&[b"Content-Encoding: gzip\r\n"]),
+        Coding::Deflate => res.header(&[b"Content-Encoding: deflate\r\n"]),
+        Coding::Identity => {}
+    }
+    if status == 206 {
+        res.header(&[b"Content-Range: bytes "]);
+        res.number(off);
+        res.header(&[b"-"]);
+        res.number(off + len - 1);
+        res.header(&[b"/"]);
+        res.number(e.size);
+        res.header(&[b"\r\n"]);
+    }
+    res.finish(len);
+    if !res.head_only
+        && res
+            .out
+            .push_body(e, coding, off as usize, len as usize)
+            .is_err()
+    {
+        // Cannot happen while the range arithmetic above is right; never send a head whose
+        // body does not follow.
+        res.out.rewind(head_start);
+        return res.status(500, &[], b"");
+    }
+    status
+}

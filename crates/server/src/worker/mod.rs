@@ -1,0 +1,418 @@
+//! One worker thread: the per-core loop — a driver, a listener, and a slab of connections
+//! advanced by completions.
+//!
+//! Owns: accepting, the 1 s tick (timeouts, heap trim), stopping, and dispatching each
+//! completion to its connection. What a connection does with a completion is in `io` (receive,
+//! write, linger, close) on top of the typed state in `conn`; what bytes mean is in `h1`.
+//! Nothing here is shared with other threads except the immutable [`Shared`] settings.
+//!
+//! INVARIANT (slot lifetime): a slab slot is freed only when `ops == 0`, i.e. every operation
+//! submitted under its token has delivered its final completion (cancel included). The
+//! generation is bumped on free, so a completion that still names the old slot is dropped.
+//!
+//! INVARIANT (output stability): while a connection's state says `writing`, its `OutBuf` (in a
+//! `Box`, so its iovecs do not move) and the bytes of its `data` are neither moved nor modified.
+
+mod io;
+#[cfg(test)]
+mod tests;
+
+use std::io as stdio;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use ringhttpd_http::{HttpDate, Limits};
+use ringhttpd_ring::{Completion, Driver, Errno, OpKind, Token};
+use slab::Slab;
+
+use crate::conn::{Conn, Timeouts, TransportKind};
+use crate::files::FileCache;
+use crate::h1::{ActPool, Cx};
+use crate::outcome::Outcomes;
+use crate::route::Services;
+use crate::transport::Transports;
+use crate::wheel::{Entry, Wheel};
+
+/// Settings every worker reads; immutable after start.
+pub struct Shared {
+    pub limits: Limits,
+    pub timeouts: Timeouts,
+}
+
+/// Worker-level operations use slots above any connection's.
+const ACCEPT_SLOT: u32 = u32::MAX;
+const TICK_SLOT: u32 = u32::MAX - 1;
+const BACKOFF_SLOT: u32 = u32::MAX - 2;
+const WAKE_SLOT: u32 = u32::MAX - 3;
+const NOTIFY_SLOT: u32 = u32::MAX - 4;
+
+/// Freed per-request states after which the next tick returns free heap memory to the system.
+const TRIM_AFTER: usize = 256;
+/// How long in-flight requests may take to finish after a stop request.
+const STOP_GRACE: Duration = Duration::from_secs(3);
+/// Wait before re-arming accept after EMFILE/ENFILE.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// What one worker is given to serve: its listener, its stop eventfd, its connection limit.
+pub struct Seat {
+    /// A bound, listening, non-blocking socket.
+    pub listener: OwnedFd,
+    /// An eventfd written once (see [`wake`]) to ask this worker to stop.
+    pub wake: OwnedFd,
+    /// Connections this worker holds at most.
+    pub cap: usize,
+}
+
+/// The worker's coarse clocks, read once per loop turn.
+struct Clock {
+    start: Instant,
+    /// When the current loop turn began.
+    turn: Instant,
+    /// Seconds since `start` at this turn.
+    now: u32,
+    /// Added to `now` (tests move time forward without waiting).
+    skew: u32,
+}
+
+/// Per-thread buffers and clocks, split from the driver and the slab so all can be borrowed at
+/// once.
+struct Ctx {
+    shared: Arc<Shared>,
+    date: HttpDate,
+    clock: Clock,
+    files: FileCache,
+    acts: ActPool,
+    wheel: Wheel,
+    outcomes: Outcomes,
+}
+
+impl Ctx {
+    fn refresh_clock(&mut self) {
+        let c = &mut self.clock;
+        c.turn = Instant::now();
+        c.now = (c.turn - c.start).as_secs() as u32 + c.skew;
+        let unix = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        self.date.update(unix);
+    }
+
+    /// The request path's view of this worker.
+    fn cx(&mut self) -> Cx<'_> {
+        Cx {
+            limits: &self.shared.limits,
+            date: &self.date,
+            sv: Services {
+                files: &mut self.files,
+                now: self.clock.now,
+            },
+            outcomes: &mut self.outcomes,
+            turn: self.clock.turn,
+        }
+    }
+
+    /// Restart a connection's timer with the timeout its state calls for, filing a wheel entry
+    /// when the deadline moves earlier than the one filed (a later one is re-filed lazily).
+    fn rearm(&mut self, conn: &mut Conn, key: usize, generation: u16) {
+        let Some(after) = conn.timeout(&self.shared.timeouts) else {
+            return;
+        };
+        let at = self.clock.now.saturating_add(after.as_secs().max(1) as u32);
+        conn.deadline = at;
+        if conn.filed == 0 || at < conn.filed {
+            conn.filed = at;
+            self.wheel.file(Entry {
+                key: key as u32,
+                generation,
+                at,
+            });
+        }
+    }
+}
+
+/// Counters for the exit report.
+#[derive(Default, Debug)]
+pub struct Stats {
+    pub accepted: u64,
+    pub rejected: u64,
+    pub timeouts: u64,
+    pub stale: u64,
+}
+
+pub struct Worker<D: Driver> {
+    d: D,
+    listener: OwnedFd,
+    wake: OwnedFd,
+    conns: Slab<Conn>,
+    gens: Vec<u16>,
+    cap: usize,
+    ctx: Ctx,
+    transports: Transports,
+    /// Connections whose receive ran out of pool buffers, re-armed after the batch.
+    starved: Vec<u32>,
+    accept_armed: bool,
+    accept_backoff: bool,
+    stopping: Option<Instant>,
+    /// Scratch for due wheel entries (kept to avoid allocating every tick).
+    due: Vec<Entry>,
+    pub stats: Stats,
+}
+
+impl<D: Driver> Worker<D> {
+    pub fn new(d: D, seat: Seat, shared: Arc<Shared>, files: FileCache) -> Self {
+        let now = Instant::now();
+        let mut ctx = Ctx {
+            shared,
+            date: HttpDate::new(0),
+            clock: Clock {
+                start: now,
+                turn: now,
+                now: 0,
+                skew: 0,
+            },
+            files,
+            acts: ActPool::default(),
+            wheel: Wheel::new(0),
+            outcomes: Outcomes::default(),
+        };
+        ctx.refresh_clock();
+        Worker {
+            d,
+            listener: seat.listener,
+            wake: seat.wake,
+            conns: Slab::with_capacity(seat.cap),
+            gens: vec![0; seat.cap],
+            cap: seat.cap,
+            ctx,
+            transports: Transports::new(),
+            starved: Vec::new(),
+            accept_armed: false,
+            accept_backoff: false,
+            stopping: None,
+            due: Vec::new(),
+            stats: Stats::default(),
+        }
+    }
+
+    /// One line of counters for the exit report.
+    pub fn report(&self) -> String {
+        let s = &self.stats;
+        format!(
+            "accepted={} rejected={} {} timeouts={} stale={} wheel_entries={} {}",
+            s.accepted,
+            s.rejected,
+            self.ctx.outcomes.report(),
+            s.timeouts,
+            s.stale,
+            self.ctx.wheel.len(),
+            self.ctx.files.report()
+        )
+    }
+
+    pub fn run(&mut self) -> stdio::Result<()> {
+        self.start();
+        let mut events = Vec::with_capacity(1024);
+        while self.turn(&mut events)? {}
+        Ok(())
+    }
+
+    /// Arm the worker's own operations: accept, the tick, the stop eventfd, file notifications.
+    fn start(&mut self) {
+        self.arm_accept();
+        self.arm_tick();
+        let wake = self.wake.as_raw_fd();
+        self.d
+            .poll_readable(wake, Token::new(WAKE_SLOT, 0, OpKind::Poll));
+        if let Some(fd) = self.ctx.files.notify_fd() {
+            self.d
+                .poll_readable(fd, Token::new(NOTIFY_SLOT, 0, OpKind::Poll));
+        }
+    }
+
+    fn arm_tick(&mut self) {
+        self.d.timeout(
+            Duration::from_secs(1),
+            Token::new(TICK_SLOT, 0, OpKind::Timeout),
+        );
+    }
+
+    /// One loop turn: wait, dispatch every completion, re-arm starved receives. Returns false
+    /// once the worker has stopped.
+    fn turn(&mut self, events: &mut Vec<Completion>) -> stdio::Result<bool> {
+        self.d.wait(events)?;
+        self.ctx.refresh_clock();
+        for c in events.drain(..) {
+            self.dispatch(c);
+        }
+        // Receives that ran out of pool buffers are re-armed now that this batch's buffers
+        // have been released.
+        for key in std::mem::take(&mut self.starved) {
+            let key = key as usize;
+            if self.conns.get(key).is_some_and(|c| c.state.may_arm_recv()) {
+                self.submit(key, io::Op::Recv);
+            }
+        }
+        Ok(match self.stopping {
+            Some(since) => !self.conns.is_empty() && since.elapsed() <= STOP_GRACE,
+            None => true,
+        })
+    }
+
+    fn dispatch(&mut self, c: Completion) {
+        let t = c.token;
+        match t.slot {
+            ACCEPT_SLOT => {
+                if t.kind == OpKind::Accept {
+                    self.on_accept(c)
+                }
+            }
+            TICK_SLOT => self.on_tick(),
+            BACKOFF_SLOT => {
+                self.accept_backoff = false;
+                self.arm_accept();
+            }
+            WAKE_SLOT => self.begin_stop(),
+            NOTIFY_SLOT => {
+                self.ctx.files.on_notify();
+                if let Some(fd) = self.ctx.files.notify_fd() {
+                    self.d
+                        .poll_readable(fd, Token::new(NOTIFY_SLOT, 0, OpKind::Poll));
+                }
+            }
+            slot => {
+                let key = slot as usize;
+                if key >= self.cap || self.gens[key] != t.generation || !self.conns.contains(key) {
+                    // A completion for a slot already freed and reused (cannot happen while the
+                    // slot-lifetime INVARIANT holds; counted, never dispatched).
+                    self.stats.stale += 1;
+                    if let Some(id) = c.buf {
+                        self.d.release(id);
+                    }
+                    return;
+                }
+                self.on_conn(key, c);
+            }
+        }
+    }
+
+    // ---- accepting ----
+
+    fn arm_accept(&mut self) {
+        if !self.accept_armed && !self.accept_backoff && self.stopping.is_none() {
+            self.accept_armed = true;
+            let l = self.listener.as_raw_fd();
+            self.d
+                .accept_multi(l, Token::new(ACCEPT_SLOT, 0, OpKind::Accept));
+        }
+    }
+
+    fn on_accept(&mut self, c: Completion) {
+        if !c.more {
+            self.accept_armed = false;
+        }
+        match c.result {
+            Ok(fd) => {
+                // SAFETY: an accept completion delivers a new descriptor exactly once, and
+                // nothing else holds it: it becomes owned here.
+                let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+                if self.stopping.is_some() || self.conns.len() >= self.cap {
+                    // Over the limit: closed at once (dropped); other connections are not
+                    // disturbed.
+                    self.stats.rejected += 1;
+                } else {
+                    self.stats.accepted += 1;
+                    let key = self.conns.insert(Conn::new(fd, TransportKind::Plain));
+                    self.rearm(key);
+                    self.submit(key, io::Op::Recv);
+                }
+            }
+            Err(Errno::EMFILE) | Err(Errno::ENFILE) | Err(Errno(libc::ENOBUFS | libc::ENOMEM)) => {
+                // Out of descriptors or memory: back off instead of spinning on the error.
+                if !self.accept_backoff {
+                    self.accept_backoff = true;
+                    self.d
+                        .timeout(ACCEPT_BACKOFF, Token::new(BACKOFF_SLOT, 0, OpKind::Timeout));
+                }
+            }
+            Err(_) => {}
+        }
+        if !c.more {
+            self.arm_accept();
+        }
+    }
+
+    // ---- timers and stopping ----
+
+    fn on_tick(&mut self) {
+        let now = self.ctx.clock.now;
+        if self.ctx.acts.freed_since_trim > TRIM_AFTER {
+            // A burst of concurrent requests has passed: hand the freed memory back to the system
+            // (glibc keeps it otherwise), so RSS follows the load down. At most once a second.
+            self.ctx.acts.freed_since_trim = 0;
+            crate::sys::trim_heap();
+        }
+        let mut due = std::mem::take(&mut self.due);
+        self.ctx.wheel.advance(now, |e| due.push(e));
+        for e in due.drain(..) {
+            let key = e.key as usize;
+            if self.gens[key] != e.generation {
+                continue; // the connection is gone; the slot was reused
+            }
+            let Some(conn) = self.conns.get_mut(key) else {
+                continue;
+            };
+            if conn.filed != e.at || conn.state.closing() {
+                continue; // a stale entry: a newer one is filed
+            }
+            if conn.deadline <= now {
+                conn.filed = 0;
+                self.stats.timeouts += 1;
+                self.begin_close(key, true);
+                self.settle(key);
+            } else {
+                // The deadline moved later since this entry was filed: file it there.
+                conn.filed = conn.deadline;
+                self.ctx.wheel.file(Entry {
+                    key: e.key,
+                    generation: e.generation,
+                    at: conn.deadline,
+                });
+            }
+        }
+        self.due = due;
+        if self.stopping.is_none() || !self.conns.is_empty() {
+            self.arm_tick();
+        }
+    }
+
+    fn begin_stop(&mut self) {
+        if self.stopping.is_some() {
+            return;
+        }
+        self.stopping = Some(Instant::now());
+        // Stop accepting: the cancel ends the accept (ECANCELED).
+        if self.accept_armed {
+            self.d.cancel(
+                self.listener.as_raw_fd(),
+                Token::new(ACCEPT_SLOT, 0, OpKind::Accept),
+                Token::new(ACCEPT_SLOT, 0, OpKind::Cancel),
+            );
+        }
+        let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
+        for key in keys {
+            let conn = &mut self.conns[key];
+            if conn.state.writing() || conn.input_len() > 0 {
+                conn.state.last_response(); // finish what is in flight, then close
+            } else {
+                self.begin_close(key, false);
+            }
+            self.settle(key);
+        }
+    }
+}
+
+/// Ask a worker to stop by writing its eventfd.
+pub fn wake(fd: &OwnedFd) {
+    crate::sys::eventfd_signal(fd);
+}
