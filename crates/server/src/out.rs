@@ -171,3 +171,35 @@ impl OutBuf {
         self.sent = 0;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::files::{FileCache, Lookup};
+
+    #[test]
+    fn body_ranges_outside_the_body_are_refused() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../www");
+        let mut files = FileCache::new(std::path::Path::new(root), 1 << 20).unwrap();
+        let Ok(Lookup::File(e)) = files.resolve(b"/index.html", 0) else {
+            panic!("the bundled site has an index")
+        };
+        let n = e.size as usize;
+        let mut out = OutBuf::new();
+        out.data.extend_from_slice(b"head");
+        assert_eq!(
+            out.push_body(&e, Coding::Identity, 0, n + 1),
+            Err(OutOfRange)
+        );
+        assert_eq!(out.push_body(&e, Coding::Identity, n, 1), Err(OutOfRange));
+        assert_eq!(
+            out.push_body(&e, Coding::Identity, usize::MAX, 2),
+            Err(OutOfRange)
+        );
+        assert_eq!(out.total(), 4, "nothing was queued");
+        assert_eq!(out.push_body(&e, Coding::Identity, 1, n - 1), Ok(()));
+        assert_eq!(out.total(), 4 + n - 1);
+        let (_, count) = out.prepare();
+        assert_eq!(count, 2);
+    }
+}

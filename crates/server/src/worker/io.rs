@@ -270,8 +270,8 @@ impl<D: Driver> Worker<D> {
         }
         if conn.state.recv() == Recv::Paused && conn.input_len() < IN_HIGH {
             self.submit(key, Op::Recv); // resume after backpressure
-            return;
         }
+        let conn = &mut self.conns[key];
         // Idle again: the per-request state goes back to the pool.
         if conn.act.as_ref().is_some_and(|a| a.idle()) {
             let act = conn.act.take().expect("checked");
