@@ -22,6 +22,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod epoll;
+mod features;
 mod pool;
 pub mod script;
 pub mod sys;

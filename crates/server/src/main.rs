@@ -20,6 +20,7 @@ mod wheel;
 mod worker;
 
 use std::net::SocketAddr;
+use std::os::fd::OwnedFd;
 use std::process::ExitCode;
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -61,56 +62,12 @@ fn main() -> ExitCode {
         Err(e) => return fail(format!("--root {}: {e}", cfg.root.display())),
     }
 
-    let nofile = sys::raise_nofile();
-    let room = nofile
-        .saturating_sub(RESERVED_FDS + 4 * cfg.threads as u64)
-        .max(16) as usize;
-    let max_conns = match cfg.max_conns {
-        Some(n) if n > room => {
-            eprintln!(
-                "ringhttpd: --max-conns {n} exceeds what the open-files limit ({nofile}) allows; \
-                 using {room}"
-            );
-            room
-        }
-        Some(n) => n,
-        None => room,
+    let per_thread = conn_limit(&cfg).div_ceil(cfg.threads).max(1);
+    let (addr, listeners) = match listen_all(&cfg) {
+        Ok(l) => l,
+        Err(e) => return fail(e),
     };
-    let per_thread = max_conns.div_ceil(cfg.threads).max(1);
-
-    // Listeners first, so that an address in use is reported before anything starts. Port 0
-    // picks a free port once; the other workers join it.
-    let mut addr = cfg.listen;
-    let mut listeners = Vec::new();
-    for _ in 0..cfg.threads {
-        match sys::listener(addr) {
-            Ok(fd) => {
-                if addr.port() == 0 {
-                    match sys::local_port(&fd) {
-                        Ok(p) => addr.set_port(p),
-                        Err(e) => return fail(format!("{addr}: {e}")),
-                    }
-                }
-                listeners.push(fd);
-            }
-            Err(e) => return fail(format!("cannot listen on {addr}: {e}")),
-        }
-    }
-
-    // Decide the backend once for all workers.
-    let mut note = String::new();
-    let use_uring = match cfg.backend {
-        Backend::Epoll => false,
-        Backend::Uring => true,
-        // The probe is a ring like the workers' own, so memlock limits are met here first.
-        Backend::Auto => match UringDriver::new(uring_config(&cfg)) {
-            Ok(_) => true,
-            Err(e) => {
-                note = format!(" (io_uring unavailable, using epoll: {e})");
-                false
-            }
-        },
-    };
+    let (use_uring, mut note) = choose_backend(&cfg);
 
     let signals = sys::block_stop_signals();
     let shared = Arc::new(Shared {
@@ -199,6 +156,53 @@ fn main() -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+/// Connections per process: `--max-conns`, bounded by what the open-files limit allows.
+fn conn_limit(cfg: &Config) -> usize {
+    let nofile = sys::raise_nofile();
+    let room = nofile
+        .saturating_sub(RESERVED_FDS + 4 * cfg.threads as u64)
+        .max(16) as usize;
+    match cfg.max_conns {
+        Some(n) if n > room => {
+            eprintln!(
+                "ringhttpd: --max-conns {n} exceeds what the open-files limit ({nofile}) allows; \
+                 using {room}"
+            );
+            room
+        }
+        Some(n) => n,
+        None => room,
+    }
+}
+
+/// One listener per worker, so that an address in use is reported before anything starts.
+/// Port 0 picks a free port once; the other workers join it.
+fn listen_all(cfg: &Config) -> Result<(SocketAddr, Vec<OwnedFd>), String> {
+    let mut addr = cfg.listen;
+    let mut listeners = Vec::new();
+    for _ in 0..cfg.threads {
+        let fd = sys::listener(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        if addr.port() == 0 {
+            addr.set_port(sys::local_port(&fd).map_err(|e| format!("{addr}: {e}"))?);
+        }
+        listeners.push(fd);
+    }
+    Ok((addr, listeners))
+}
+
+/// Decide the backend once for all workers: (io_uring?, a note for the start-up line).
+fn choose_backend(cfg: &Config) -> (bool, String) {
+    match cfg.backend {
+        Backend::Epoll => (false, String::new()),
+        Backend::Uring => (true, String::new()),
+        // The probe is a ring like the workers' own, so memlock limits are met here first.
+        Backend::Auto => match UringDriver::new(uring_config(cfg)) {
+            Ok(_) => (true, String::new()),
+            Err(e) => (false, format!(" (io_uring unavailable, using epoll: {e})")),
+        },
     }
 }
 

@@ -20,6 +20,7 @@
 //! drops the matching entries at once. Entries whose directory could not be watched are
 //! re-checked with `fstatat` at most once per second.
 
+mod entry;
 pub mod gzip;
 pub mod mime;
 pub mod serve;
@@ -35,9 +36,11 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use inotify::{Inotify, WatchDescriptor, WatchMask};
-use ringhttpd_http::{normalize_path, Coding, HttpDate, PathError};
+use ringhttpd_http::{normalize_path, HttpDate, PathError};
 
 use crate::sys;
+use entry::variant_etag;
+pub use entry::{Body, FileEntry, Variant};
 
 /// Files up to this size are held in memory; larger ones are mapped.
 pub const SMALL: u64 = 64 * 1024;
@@ -46,105 +49,6 @@ const COMPRESS_MIN: u64 = 256;
 const COMPRESS_MAX: u64 = 256 * 1024;
 /// Longest normalised path (bytes).
 pub const MAX_PATH: usize = 4096;
-
-pub enum Body {
-    Mem(Box<[u8]>),
-    Map(memmap2::Mmap),
-}
-
-impl Body {
-    pub fn bytes_ptr(&self) -> *const u8 {
-        match self {
-            Body::Mem(b) => b.as_ptr(),
-            Body::Map(m) => m.as_ptr(),
-        }
-    }
-    pub fn len(&self) -> usize {
-        match self {
-            Body::Mem(b) => b.len(),
-            Body::Map(m) => m.len(),
-        }
-    }
-}
-
-pub struct Variant {
-    pub body: Box<[u8]>,
-    pub etag: Box<[u8]>,
-}
-
-pub struct FileEntry {
-    pub size: u64,
-    pub mtime: i64,
-    pub etag: Box<[u8]>,
-    pub last_modified: [u8; 29],
-    /// `Content-Type: ...\r\nLast-Modified: ...\r\nAccept-Ranges: bytes\r\n[Vary: ...\r\n]`
-    pub head: Box<[u8]>,
-    pub compressible: bool,
-    /// Compressed variants may exist (type and size qualify); see [`FileEntry::variant`].
-    pub can_compress: bool,
-    pub identity: Body,
-    gzip: OnceCell<Option<Variant>>,
-    deflate: OnceCell<Option<Variant>>,
-    dev: u64,
-    ino: u64,
-    cost: usize,
-    watched: bool,
-    checked: Cell<u32>,
-    last_used: Cell<u64>,
-}
-
-impl FileEntry {
-    /// The compressed variant for `coding`, built on first use (level 6 up to [`SMALL`] bytes,
-    /// level 1 above, which bounds the time the event loop spends: about 3 ms for 256 KiB).
-    /// `None` when it would not be smaller than the file.
-    pub fn variant(&self, coding: Coding) -> Option<&Variant> {
-        let Body::Mem(data) = &self.identity else {
-            return None;
-        };
-        if !self.can_compress {
-            return None;
-        }
-        let level = if data.len() as u64 <= SMALL { 6 } else { 1 };
-        let (cell, suffix) = match coding {
-            Coding::Gzip => (&self.gzip, "gz"),
-            Coding::Deflate => (&self.deflate, "df"),
-            Coding::Identity => return None,
-        };
-        cell.get_or_init(|| {
-            let body = match coding {
-                Coding::Gzip => gzip::gzip(data, level),
-                _ => gzip::deflate(data, level),
-            };
-            (body.len() < data.len()).then(|| Variant {
-                etag: variant_etag(&self.etag, suffix),
-                body: body.into_boxed_slice(),
-            })
-        })
-        .as_ref()
-    }
-
-    /// The bytes of a body already selected (`variant` returned `Some` for it).
-    pub fn body(&self, coding: Coding) -> (*const u8, usize) {
-        let cell = match coding {
-            Coding::Identity => return (self.identity.bytes_ptr(), self.identity.len()),
-            Coding::Gzip => &self.gzip,
-            Coding::Deflate => &self.deflate,
-        };
-        let v = cell
-            .get()
-            .and_then(Option::as_ref)
-            .expect("variant built before use");
-        (v.body.as_ptr(), v.body.len())
-    }
-}
-
-fn variant_etag(etag: &[u8], suffix: &str) -> Box<[u8]> {
-    let mut t = etag[..etag.len() - 1].to_vec();
-    t.push(b'-');
-    t.extend_from_slice(suffix.as_bytes());
-    t.push(b'"');
-    t.into_boxed_slice()
-}
 
 pub enum Lookup {
     File(Rc<FileEntry>),

@@ -1,0 +1,107 @@
+//! A cached file: its validators, its ready-made head lines, its identity body (in memory or
+//! mapped) and its compressed variants, built on first use.
+
+use std::cell::{Cell, OnceCell};
+
+use ringhttpd_http::Coding;
+
+use super::{gzip, SMALL};
+
+pub enum Body {
+    Mem(Box<[u8]>),
+    Map(memmap2::Mmap),
+}
+
+impl Body {
+    pub fn bytes_ptr(&self) -> *const u8 {
+        match self {
+            Body::Mem(b) => b.as_ptr(),
+            Body::Map(m) => m.as_ptr(),
+        }
+    }
+    pub fn len(&self) -> usize {
+        match self {
+            Body::Mem(b) => b.len(),
+            Body::Map(m) => m.len(),
+        }
+    }
+}
+
+pub struct Variant {
+    pub body: Box<[u8]>,
+    pub etag: Box<[u8]>,
+}
+
+pub struct FileEntry {
+    pub size: u64,
+    pub mtime: i64,
+    pub etag: Box<[u8]>,
+    pub last_modified: [u8; 29],
+    /// `Content-Type: ...\r\nLast-Modified: ...\r\nAccept-Ranges: bytes\r\n[Vary: ...\r\n]`
+    pub head: Box<[u8]>,
+    pub compressible: bool,
+    /// Compressed variants may exist (type and size qualify); see [`FileEntry::variant`].
+    pub can_compress: bool,
+    pub identity: Body,
+    pub(super) gzip: OnceCell<Option<Variant>>,
+    pub(super) deflate: OnceCell<Option<Variant>>,
+    pub(super) dev: u64,
+    pub(super) ino: u64,
+    pub(super) cost: usize,
+    pub(super) watched: bool,
+    pub(super) checked: Cell<u32>,
+    pub(super) last_used: Cell<u64>,
+}
+
+impl FileEntry {
+    /// The compressed variant for `coding`, built on first use (level 6 up to [`SMALL`] bytes,
+    /// level 1 above, which bounds the time the event loop spends: about 3 ms for 256 KiB).
+    /// `None` when it would not be smaller than the file.
+    pub fn variant(&self, coding: Coding) -> Option<&Variant> {
+        let Body::Mem(data) = &self.identity else {
+            return None;
+        };
+        if !self.can_compress {
+            return None;
+        }
+        let level = if data.len() as u64 <= SMALL { 6 } else { 1 };
+        let (cell, suffix) = match coding {
+            Coding::Gzip => (&self.gzip, "gz"),
+            Coding::Deflate => (&self.deflate, "df"),
+            Coding::Identity => return None,
+        };
+        cell.get_or_init(|| {
+            let body = match coding {
+                Coding::Gzip => gzip::gzip(data, level),
+                _ => gzip::deflate(data, level),
+            };
+            (body.len() < data.len()).then(|| Variant {
+                etag: variant_etag(&self.etag, suffix),
+                body: body.into_boxed_slice(),
+            })
+        })
+        .as_ref()
+    }
+
+    /// The bytes of a body already selected (`variant` returned `Some` for it).
+    pub fn body(&self, coding: Coding) -> (*const u8, usize) {
+        let cell = match coding {
+            Coding::Identity => return (self.identity.bytes_ptr(), self.identity.len()),
+            Coding::Gzip => &self.gzip,
+            Coding::Deflate => &self.deflate,
+        };
+        let v = cell
+            .get()
+            .and_then(Option::as_ref)
+            .expect("variant built before use");
+        (v.body.as_ptr(), v.body.len())
+    }
+}
+
+pub(super) fn variant_etag(etag: &[u8], suffix: &str) -> Box<[u8]> {
+    let mut t = etag[..etag.len() - 1].to_vec();
+    t.push(b'-');
+    t.extend_from_slice(suffix.as_bytes());
+    t.push(b'"');
+    t.into_boxed_slice()
+}
