@@ -28,6 +28,7 @@ pub fn parse_decimal(s: &[u8]) -> Option<u64> {
 }
 
 /// Append the decimal digits of `n` (the one decimal writer of the workspace).
+#[inline(always)]
 pub fn write_decimal(out: &mut Vec<u8>, mut n: u64) {
     let mut tmp = [0u8; 20];
     let mut i = tmp.len();

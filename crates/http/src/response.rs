@@ -29,6 +29,7 @@ pub fn reason(status: u16) -> &'static str {
 }
 
 /// Append `HTTP/1.1 <status> <reason>\r\n`.
+#[inline]
 pub fn write_status_line(out: &mut Vec<u8>, status: u16) {
     out.extend_from_slice(b"HTTP/1.1 ");
     let s = [

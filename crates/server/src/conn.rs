@@ -54,6 +54,17 @@ pub enum TransportKind {
     Plain = 0,
 }
 
+/// Which timeout applies in a state.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+#[repr(u8)]
+pub enum Timeout {
+    KeepAlive = 0,
+    Header = 1,
+    Body = 2,
+    Write = 3,
+    Linger = 4,
+}
+
 /// The timeouts a state can choose from.
 #[derive(Copy, Clone, Debug)]
 pub struct Timeouts {
@@ -62,6 +73,20 @@ pub struct Timeouts {
     pub body: Duration,
     pub write: Duration,
     pub linger: Duration,
+}
+
+impl Timeouts {
+    /// Whole seconds (at least 1) per [`Timeout`], indexed by it: what the timer wheel files.
+    pub fn secs(&self) -> [u32; 5] {
+        [
+            self.keepalive,
+            self.header,
+            self.body,
+            self.write,
+            self.linger,
+        ]
+        .map(|d| d.as_secs().clamp(1, u32::MAX as u64) as u32)
+    }
 }
 
 /// Phase, receive side, writing and transport in two bytes:
@@ -149,16 +174,17 @@ impl State {
     /// The timeout that applies in this state, or `None` when none does (closing).
     /// `input` (part of a request head is buffered) and `body` (a request body is still
     /// arriving) come from the per-request state.
-    pub fn timeout(self, t: &Timeouts, input: bool, body: bool) -> Option<Duration> {
+    #[inline]
+    pub fn timeout(self, input: bool, body: bool) -> Option<Timeout> {
         Some(match self.phase() {
             Phase::Closing | Phase::Closed => return None,
-            Phase::Lingering => t.linger,
-            _ if self.writing() => t.write,
-            _ if body => t.body,
+            Phase::Lingering => Timeout::Linger,
+            _ if self.writing() => Timeout::Write,
+            _ if body => Timeout::Body,
             // Slowloris: the whole head must arrive within one header timeout.
-            Phase::New => t.header,
-            _ if input => t.header,
-            _ => t.keepalive,
+            Phase::New => Timeout::Header,
+            _ if input => Timeout::Header,
+            _ => Timeout::KeepAlive,
         })
     }
 
@@ -341,12 +367,13 @@ impl Conn {
     }
 
     /// The timeout that applies now (see [`State::timeout`]).
-    pub fn timeout(&self, t: &Timeouts) -> Option<Duration> {
+    #[inline]
+    pub fn timeout(&self) -> Option<Timeout> {
         let (input, body) = self
             .act
             .as_ref()
             .map_or((false, false), |a| (!a.input.is_empty(), a.body_pending()));
-        self.state.timeout(t, input, body)
+        self.state.timeout(input, body)
     }
 }
 
@@ -478,20 +505,32 @@ mod tests {
 
     #[test]
     fn each_state_has_its_timeout() {
+        use Timeout::*;
         let mut s = State::new(TransportKind::Plain);
-        let secs = |s: State, input, body| s.timeout(&T, input, body).map(|d| d.as_secs());
-        assert_eq!(secs(s, false, false), Some(60), "new: header timeout");
+        assert_eq!(s.timeout(false, false), Some(Header), "new: header timeout");
         s.request_started();
-        assert_eq!(secs(s, false, false), Some(75), "idle keep-alive");
-        assert_eq!(secs(s, true, false), Some(60), "part of a head buffered");
-        assert_eq!(secs(s, false, true), Some(50), "body arriving");
+        assert_eq!(s.timeout(false, false), Some(KeepAlive), "idle keep-alive");
+        assert_eq!(
+            s.timeout(true, false),
+            Some(Header),
+            "part of a head buffered"
+        );
+        assert_eq!(s.timeout(false, true), Some(Body), "body arriving");
         s.write_started();
-        assert_eq!(secs(s, true, true), Some(40), "writing wins");
+        assert_eq!(s.timeout(true, true), Some(Write), "writing wins");
         s.write_ended();
         s.last_response();
         s.linger();
-        assert_eq!(secs(s, false, false), Some(5), "lingering");
+        assert_eq!(s.timeout(false, false), Some(Linger), "lingering");
         s.close();
-        assert_eq!(secs(s, false, false), None, "closing has none");
+        assert_eq!(s.timeout(false, false), None, "closing has none");
+        let secs = T.secs();
+        assert_eq!(secs[KeepAlive as usize], 75);
+        assert_eq!(secs[Linger as usize], 5);
+        let zero = Timeouts {
+            keepalive: Duration::ZERO,
+            ..T
+        };
+        assert_eq!(zero.secs()[KeepAlive as usize], 1, "at least one second");
     }
 }

@@ -61,6 +61,7 @@ impl Active {
     }
 
     /// Part of a request body is still to arrive.
+    #[inline]
     pub fn body_pending(&self) -> bool {
         !matches!(self.body, BodyLeft::None)
     }
@@ -120,6 +121,7 @@ pub struct Fed {
 
 /// Bytes arrived. `writing`: a write is in flight, so nothing may be appended to the output
 /// (output stability) and requests wait in the stash.
+#[inline]
 pub fn feed(act: &mut Active, cx: &mut Cx, mut data: &[u8], writing: bool) -> Fed {
     let mut fed = Fed::default();
     if writing || !act.input.is_empty() {
@@ -175,10 +177,14 @@ fn stash(act: &mut Active, data: &[u8]) {
 fn process(act: &mut Active, cx: &mut Cx, data: &[u8], fed: &mut Fed) -> usize {
     // The rest of a body whose request was answered already: if it is malformed the framing is
     // lost, and only the close is left.
-    let Ok(mut pos) = skip_body(&mut act.body, data) else {
-        fed.last = true;
-        return data.len();
-    };
+    let mut pos = 0;
+    if act.body_pending() {
+        let Ok(k) = skip_body(&mut act.body, data) else {
+            fed.last = true;
+            return data.len();
+        };
+        pos = k;
+    }
     while !fed.last && !act.body_pending() && pos < data.len() && act.out.queued() < OUT_HIGH {
         let mut headers = [Header::EMPTY; MAX_HEADERS];
         let req = match parse(&data[pos..], &mut headers, cx.limits) {
@@ -204,12 +210,14 @@ fn process(act: &mut Active, cx: &mut Cx, data: &[u8], fed: &mut Fed) -> usize {
         // The built-in responders discard bodies: skip what has arrived, answer at once.
         let responder = route(&req);
         debug_assert_eq!(responder.body(), BodyUse::Discard);
-        match skip_body(&mut act.body, &data[pos..]) {
-            Ok(k) => pos += k,
-            Err(e) => {
-                answer_error(act, cx, &e);
-                fed.last = true;
-                break;
+        if act.body_pending() {
+            match skip_body(&mut act.body, &data[pos..]) {
+                Ok(k) => pos += k,
+                Err(e) => {
+                    answer_error(act, cx, &e);
+                    fed.last = true;
+                    break;
+                }
             }
         }
         fed.last |= answer(act, cx, &req, responder, must_close);

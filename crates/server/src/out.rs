@@ -36,6 +36,8 @@ pub struct OutBuf {
     parts: Vec<Part>,
     /// `data[..mark]` is covered by `parts`; the rest is an open run.
     mark: usize,
+    /// Bytes of all `Body` parts (so [`OutBuf::total`] is O(1)).
+    body_bytes: usize,
     iov: Vec<libc::iovec>,
     /// Bytes of the whole sequence already written.
     sent: usize,
@@ -48,6 +50,7 @@ impl OutBuf {
             data: Vec::new(),
             parts: Vec::new(),
             mark: 0,
+            body_bytes: 0,
             iov: Vec::new(),
             sent: 0,
         }
@@ -87,6 +90,7 @@ impl OutBuf {
             off,
             len,
         });
+        self.body_bytes += len;
         Ok(())
     }
 
@@ -96,16 +100,9 @@ impl OutBuf {
         self.data.truncate(len);
     }
 
+    /// Bytes queued in all: every `Data` part and the open run are `data`, plus the bodies.
     pub fn total(&self) -> usize {
-        let parts: usize = self
-            .parts
-            .iter()
-            .map(|p| match p {
-                Part::Data { start, end } => end - start,
-                Part::Body { len, .. } => *len,
-            })
-            .sum();
-        parts + self.data.len() - self.mark
+        self.data.len() + self.body_bytes
     }
 
     /// Bytes queued and not yet written.
@@ -168,6 +165,7 @@ impl OutBuf {
         self.parts.clear();
         self.iov.clear();
         self.mark = 0;
+        self.body_bytes = 0;
         self.sent = 0;
     }
 }

@@ -9,8 +9,12 @@ use ringhttpd_http::{
 
 use crate::out::OutBuf;
 
-/// The `Server` header value.
-pub const SERVER: &[u8] = b"ringhttpd";
+/// The `Server` line (its value: `ringhttpd`) and the start of the `Date` line, in one piece.
+const SERVER_AND_DATE: &[u8] = b"Server: ringhttpd\r\nDate: ";
+
+/// `Content-Type` lines used by the built-in responses.
+pub const TEXT_PLAIN: &[u8] = b"Content-Type: text/plain\r\n";
+pub const TEXT_PLAIN_UTF8: &[u8] = b"Content-Type: text/plain; charset=utf-8\r\n";
 
 /// Which `Connection` header the response needs.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
@@ -23,6 +27,7 @@ pub enum Connection {
 }
 
 impl Connection {
+    #[inline]
     fn for_request(req: &Request<'_, '_>, close: bool) -> Connection {
         match (close, req.version) {
             (true, _) => Connection::Close,
@@ -31,12 +36,23 @@ impl Connection {
         }
     }
 
-    /// The header line (with CRLF), or nothing.
-    fn line(self) -> &'static [u8] {
+    /// The header line (with CRLF) and the blank line that ends the head.
+    #[inline(always)]
+    fn tail(self) -> &'static [u8] {
         match self {
-            Connection::Default => b"",
-            Connection::Close => b"Connection: close\r\n",
-            Connection::KeepAlive => b"Connection: keep-alive\r\n",
+            Connection::Default => b"\r\n",
+            Connection::Close => b"Connection: close\r\n\r\n",
+            Connection::KeepAlive => b"Connection: keep-alive\r\n\r\n",
+        }
+    }
+
+    /// `\r\n` ending the Content-Length line, then [`Connection::tail`], in one piece.
+    #[inline(always)]
+    fn length_tail(self) -> &'static [u8] {
+        match self {
+            Connection::Default => b"\r\n\r\n",
+            Connection::Close => b"\r\nConnection: close\r\n\r\n",
+            Connection::KeepAlive => b"\r\nConnection: keep-alive\r\n\r\n",
         }
     }
 }
@@ -54,6 +70,7 @@ pub struct Response<'a> {
 
 impl<'a> Response<'a> {
     /// A response to `req`; `close` ends the connection after it.
+    #[inline(always)]
     pub fn to(out: &'a mut OutBuf, date: &'a HttpDate, req: &Request<'_, '_>, close: bool) -> Self {
         Response {
             out,
@@ -64,6 +81,7 @@ impl<'a> Response<'a> {
     }
 
     /// A response that closes the connection and whose request is unknown (parse errors).
+    #[inline]
     pub fn closing(out: &'a mut OutBuf, date: &'a HttpDate) -> Self {
         Response {
             out,
@@ -74,17 +92,17 @@ impl<'a> Response<'a> {
     }
 
     /// Status line, `Server` and `Date`.
+    #[inline(always)]
     pub fn start(&mut self, status: u16) {
         let o = &mut self.out.data;
         write_status_line(o, status);
-        o.extend_from_slice(b"Server: ");
-        o.extend_from_slice(SERVER);
-        o.extend_from_slice(b"\r\nDate: ");
+        o.extend_from_slice(SERVER_AND_DATE);
         o.extend_from_slice(self.date.as_bytes());
         o.extend_from_slice(b"\r\n");
     }
 
     /// Append header bytes (whole lines, each ending in CRLF; pieces may split a line).
+    #[inline]
     pub fn header(&mut self, pieces: &[&[u8]]) {
         for p in pieces {
             self.out.data.extend_from_slice(p);
@@ -92,39 +110,54 @@ impl<'a> Response<'a> {
     }
 
     /// Append a decimal number inside a header line.
+    #[inline]
     pub fn number(&mut self, n: u64) {
         write_decimal(&mut self.out.data, n);
     }
 
     /// `Content-Length`, `Connection` and the blank line.
+    #[inline(always)]
     pub fn finish(&mut self, len: u64) {
         let o = &mut self.out.data;
         o.extend_from_slice(b"Content-Length: ");
         write_decimal(o, len);
-        o.extend_from_slice(b"\r\n");
-        self.finish_without_length();
+        o.extend_from_slice(self.conn.length_tail());
     }
 
     /// `Connection` and the blank line (304: no Content-Length that could be mistaken for a
     /// body's).
+    #[inline(always)]
     pub fn finish_without_length(&mut self) {
-        let o = &mut self.out.data;
-        o.extend_from_slice(self.conn.line());
-        o.extend_from_slice(b"\r\n");
+        self.out.data.extend_from_slice(self.conn.tail());
     }
 
     /// A body written into the output buffer (small, generated), unless `HEAD`.
+    #[inline]
     pub fn body(&mut self, pieces: &[&[u8]]) {
         if !self.head_only {
             self.header(pieces);
         }
     }
 
-    /// A complete short response: `Content-Type`, `extra` header pieces, and a body given in
-    /// pieces.
+    /// A complete response with a body known in one piece (the `/hello` path: every copy is
+    /// of a constant or a single slice, no loop over pieces).
+    #[inline(always)]
+    pub fn fixed(&mut self, status: u16, ctype: &[u8], body: &[u8]) -> u16 {
+        self.start(status);
+        self.out.data.extend_from_slice(ctype);
+        self.finish(body.len() as u64);
+        if !self.head_only {
+            self.out.data.extend_from_slice(body);
+        }
+        status
+    }
+
+    /// A complete short response: its whole `Content-Type` line, `extra` header pieces, and a
+    /// body given in pieces.
+    #[inline]
     pub fn simple(&mut self, status: u16, ctype: &[u8], extra: &[&[u8]], body: &[&[u8]]) -> u16 {
         self.start(status);
-        self.header(&[b"Content-Type: ", ctype, b"\r\n"]);
+        self.out.data.extend_from_slice(ctype);
         self.header(extra);
         self.finish(body.iter().map(|p| p.len() as u64).sum());
         self.body(body);
@@ -142,7 +175,7 @@ impl<'a> Response<'a> {
         let sep: &[u8] = if detail.is_empty() { b"" } else { b": " };
         self.simple(
             status,
-            b"text/plain; charset=utf-8",
+            TEXT_PLAIN_UTF8,
             extra,
             &[&digits, b" ", reason(status).as_bytes(), sep, detail, b"\n"],
         )

@@ -8,7 +8,7 @@ use ringhttpd_http::{Method, Request};
 
 use crate::files::FileCache;
 use crate::outcome::RouteId;
-use crate::respond::Response;
+use crate::respond::{Response, TEXT_PLAIN};
 
 const HELLO: &[u8] = b"Hello, World!";
 
@@ -66,7 +66,7 @@ impl Responder {
             return res.method_not_allowed(b"GET, HEAD");
         }
         match self {
-            Responder::Hello => res.simple(200, b"text/plain", &[], &[HELLO]),
+            Responder::Hello => res.fixed(200, TEXT_PLAIN, HELLO),
             Responder::Files => crate::files::serve::serve(req, path_of(req), res, sv),
         }
     }

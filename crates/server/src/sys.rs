@@ -194,6 +194,18 @@ pub fn shutdown_write(fd: RawFd) {
     let _ = syscall!(unsafe { libc::shutdown(fd, libc::SHUT_WR) });
 }
 
+/// Seconds since the Unix epoch from the coarse realtime clock (vDSO, a few ns): the `Date`
+/// header's resolution is one second.
+pub fn unix_time_coarse() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes only the timespec we pass.
+    let _ = syscall!(unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) });
+    ts.tv_sec.max(0) as u64
+}
+
 /// Return free heap memory to the system (glibc keeps it otherwise).
 pub fn trim_heap() {
     // SAFETY: malloc_trim only releases free heap pages; it touches no live allocation.

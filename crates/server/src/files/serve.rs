@@ -10,7 +10,7 @@ use ringhttpd_http::{
 };
 
 use super::{FileEntry, Lookup};
-use crate::respond::Response;
+use crate::respond::{Response, TEXT_PLAIN_UTF8};
 use crate::route::Services;
 
 /// Answer a `GET`/`HEAD` for `path` from the file tree; returns the status.
@@ -81,7 +81,7 @@ fn file(req: &Request<'_, '_>, e: &Rc<FileEntry>, res: &mut Response<'_>) -> u16
         Range::Part(a, b) => (206, a, b - a + 1),
         Range::Unsatisfiable => {
             res.start(416);
-            res.header(&[b"Content-Type: text/plain; charset=utf-8\r\n"]);
+            res.header(&[TEXT_PLAIN_UTF8]);
             res.header(&[b"Content-Range: bytes */"]);
             res.number(e.size);
             res.header(&[b"\r\n"]);

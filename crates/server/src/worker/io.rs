@@ -32,6 +32,7 @@ pub(super) enum Op {
 
 impl<D: Driver> Worker<D> {
     /// Restart connection `key`'s timer for its current state.
+    #[inline]
     pub(super) fn rearm(&mut self, key: usize) {
         self.ctx.rearm(&mut self.conns[key], key, self.gens[key]);
     }
@@ -143,6 +144,7 @@ impl<D: Driver> Worker<D> {
     }
 
     /// Act on what the request path reported.
+    #[inline]
     fn fed(&mut self, key: usize, fed: Fed) {
         let conn = &mut self.conns[key];
         if fed.answered {
@@ -170,6 +172,11 @@ impl<D: Driver> Worker<D> {
     fn on_write(&mut self, key: usize, c: Completion) {
         let conn = &mut self.conns[key];
         conn.state.write_ended();
+        if conn.state.closing() {
+            // The close (a timeout, the peer gone) raced this write: nothing more is written,
+            // or a peer that never reads would hold the slot with no timer left to free it.
+            return;
+        }
         let n = match c.result {
             Ok(n) if n > 0 => n as usize,
             _ => {

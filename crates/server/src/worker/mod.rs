@@ -20,7 +20,7 @@ mod tests;
 use std::io as stdio;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use ringhttpd_http::{HttpDate, Limits};
 use ringhttpd_ring::{Completion, Driver, Errno, OpKind, Token};
@@ -79,6 +79,8 @@ struct Clock {
 /// once.
 struct Ctx {
     shared: Arc<Shared>,
+    /// `shared.timeouts` in whole seconds, by [`crate::conn::Timeout`].
+    timeout_secs: [u32; 5],
     date: HttpDate,
     clock: Clock,
     files: FileCache,
@@ -92,10 +94,7 @@ impl Ctx {
         let c = &mut self.clock;
         c.turn = Instant::now();
         c.now = (c.turn - c.start).as_secs() as u32 + c.skew;
-        let unix = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        self.date.update(unix);
+        self.date.update(crate::sys::unix_time_coarse());
     }
 
     /// The request path's view of this worker.
@@ -114,11 +113,12 @@ impl Ctx {
 
     /// Restart a connection's timer with the timeout its state calls for, filing a wheel entry
     /// when the deadline moves earlier than the one filed (a later one is re-filed lazily).
+    #[inline]
     fn rearm(&mut self, conn: &mut Conn, key: usize, generation: u16) {
-        let Some(after) = conn.timeout(&self.shared.timeouts) else {
+        let Some(t) = conn.timeout() else {
             return;
         };
-        let at = self.clock.now.saturating_add(after.as_secs().max(1) as u32);
+        let at = self.clock.now.saturating_add(self.timeout_secs[t as usize]);
         conn.deadline = at;
         if conn.filed == 0 || at < conn.filed {
             conn.filed = at;
@@ -163,6 +163,7 @@ impl<D: Driver> Worker<D> {
     pub fn new(d: D, seat: Seat, shared: Arc<Shared>, files: FileCache) -> Self {
         let now = Instant::now();
         let mut ctx = Ctx {
+            timeout_secs: shared.timeouts.secs(),
             shared,
             date: HttpDate::new(0),
             clock: Clock {

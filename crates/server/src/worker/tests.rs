@@ -582,3 +582,22 @@ fn peer_eof_racing_a_pause_answers_everything_then_closes() {
     assert_eq!(count(&written, b"Hello, World!"), 1 + 9 * 128);
     finish_close(&mut h, &c, &ops);
 }
+
+#[test]
+fn write_completing_after_its_timeout_is_not_resumed() {
+    let mut h = harness();
+    let c = h.accept();
+    h.send(&c, HELLO);
+    let (wt, _) = write_of(&h.ops());
+    h.tick_after(41);
+    assert!(has(&h.ops(), |o| cancels(o, OpKind::Write)));
+    // The write wins the race with a partial result: the rest is not submitted.
+    h.complete(wt, Ok(10));
+    assert!(!has(&h.ops(), |o| matches!(o, Op::Write { .. })));
+    h.complete(c.recv, Err(Errno::ECANCELED));
+    let ops = h.ops();
+    let cancel = Token::new(c.key as u32, 0, OpKind::Cancel);
+    h.complete(cancel, Err(Errno(libc::ENOENT)));
+    h.complete(cancel, Ok(0));
+    finish_close(&mut h, &c, &ops);
+}
