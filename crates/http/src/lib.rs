@@ -34,7 +34,7 @@ pub use conditional::{evaluate, if_range_holds, parse_range, Conditions, Precond
 pub use date::{parse_http_date, HttpDate};
 pub use fields::{etag_matches, hex_digit, parse_decimal, parse_q, trim_ows, write_decimal};
 pub use request::parse;
-pub use response::{reason, write_status_line};
+pub use response::{reason, status_digits, write_status_line};
 pub use target::{normalize_path, NormalPath, PathError};
 
 /// Empty lines skipped before a request line.

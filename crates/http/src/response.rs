@@ -28,16 +28,21 @@ pub fn reason(status: u16) -> &'static str {
     }
 }
 
+/// The three digits of a status code.
+#[inline]
+pub const fn status_digits(status: u16) -> [u8; 3] {
+    [
+        b'0' + (status / 100 % 10) as u8,
+        b'0' + (status / 10 % 10) as u8,
+        b'0' + (status % 10) as u8,
+    ]
+}
+
 /// Append `HTTP/1.1 <status> <reason>\r\n`.
 #[inline]
 pub fn write_status_line(out: &mut Vec<u8>, status: u16) {
     out.extend_from_slice(b"HTTP/1.1 ");
-    let s = [
-        b'0' + (status / 100 % 10) as u8,
-        b'0' + (status / 10 % 10) as u8,
-        b'0' + (status % 10) as u8,
-    ];
-    out.extend_from_slice(&s);
+    out.extend_from_slice(&status_digits(status));
     out.push(b' ');
     out.extend_from_slice(reason(status).as_bytes());
     out.extend_from_slice(b"\r\n");

@@ -4,7 +4,7 @@
 //! output buffer's reused capacity, on any path (errors included).
 
 use ringhttpd_http::{
-    reason, write_decimal, write_status_line, HttpDate, Method, Request, Version,
+    reason, status_digits, write_decimal, write_status_line, HttpDate, Method, Request, Version,
 };
 
 use crate::out::OutBuf;
@@ -167,11 +167,7 @@ impl<'a> Response<'a> {
     /// A plain-text response whose body is `"<status> <reason>: <detail>\n"`, or
     /// `"<status> <reason>\n"` when `detail` is empty.
     pub fn status(&mut self, status: u16, extra: &[&[u8]], detail: &[u8]) -> u16 {
-        let digits = [
-            b'0' + (status / 100 % 10) as u8,
-            b'0' + (status / 10 % 10) as u8,
-            b'0' + (status % 10) as u8,
-        ];
+        let digits = status_digits(status);
         let sep: &[u8] = if detail.is_empty() { b"" } else { b": " };
         self.simple(
             status,
