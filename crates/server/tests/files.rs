@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{exchange, read_response, Mode, Response, Server};
+use common::{exchange, gunzip, read_response, Mode, Response, Server};
 
 /// A scratch site: root/ inside a directory that also holds a secret outside the root.
 struct Site {
@@ -342,12 +342,6 @@ fn gzip_bytes(data: &[u8]) -> Vec<u8> {
     out.extend((!crc).to_le_bytes());
     out.extend((data.len() as u32).to_le_bytes());
     out
-}
-
-fn gunzip(gz: &[u8]) -> Vec<u8> {
-    assert_eq!(&gz[..3], &[0x1f, 0x8b, 8], "not gzip");
-    assert_eq!(gz[3], 0, "test expects no optional gzip fields");
-    miniz_oxide::inflate::decompress_to_vec(&gz[10..gz.len() - 8]).expect("valid deflate stream")
 }
 
 /// Poll (bounded) until `f` holds.

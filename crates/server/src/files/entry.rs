@@ -47,6 +47,8 @@ pub struct FileEntry {
     pub(super) deflate: OnceCell<Option<Variant>>,
     pub(super) dev: u64,
     pub(super) ino: u64,
+    /// mtime and ctime (seconds, nanoseconds) when loaded, for the re-check of unwatched entries.
+    pub(super) times: (i64, i64, i64, i64),
     pub(super) cost: usize,
     pub(super) watched: bool,
     pub(super) checked: Cell<u32>,

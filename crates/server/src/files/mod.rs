@@ -86,6 +86,8 @@ pub struct FileCache {
     watches: HashMap<WatchDescriptor, Box<[u8]>>,
     watched_dirs: HashMap<Box<[u8]>, WatchDescriptor>,
     openat2: bool,
+    /// Length of the normalised path in `norm` from the last resolve.
+    norm_len: usize,
     pub stats: CacheStats,
 }
 
@@ -111,6 +113,7 @@ impl FileCache {
             watches: HashMap::new(),
             watched_dirs: HashMap::new(),
             openat2: true,
+            norm_len: 0,
             stats: CacheStats::default(),
         };
         // Probe openat2 once (ENOSYS before 5.6).
@@ -191,11 +194,21 @@ impl FileCache {
     pub fn resolve(&mut self, path: &[u8], now: u32) -> Result<Lookup, PathError> {
         let mut norm = std::mem::take(&mut self.norm);
         let result = match normalize_path(path, &mut self.scratch, &mut norm[..MAX_PATH]) {
-            Ok(np) => Ok(self.lookup_in(&mut norm, np.len, np.dir, now)),
+            Ok(np) => {
+                self.norm_len = np.len;
+                Ok(self.lookup_in(&mut norm, np.len, np.dir, now))
+            }
             Err(e) => Err(e),
         };
         self.norm = norm;
         result
+    }
+
+    /// The normalised path of the last [`FileCache::resolve`], relative to the root (no leading
+    /// `/`, no empty, `.` or `..` segments). What a redirect must point at: never the raw
+    /// request path, which may hold `//host` or encoded dot segments.
+    pub fn normalized(&self) -> &[u8] {
+        &self.norm[..self.norm_len]
     }
 
     /// `buf[..len]` is a normalised path; `dir` when the request named a directory. `buf` has
@@ -234,7 +247,9 @@ impl FileCache {
             self.stats.invalidations += 1;
         }
         self.stats.misses += 1;
-        let fd = match self.open_beneath(key, libc::O_RDONLY) {
+        // O_NONBLOCK: opening a FIFO (or a device) must not wait for a writer; what is not a
+        // regular file is refused below, before anything is read from it.
+        let fd = match self.open_beneath(key, libc::O_RDONLY | libc::O_NONBLOCK) {
             Ok(fd) => fd,
             Err(e) => {
                 return match e.raw_os_error() {
@@ -288,7 +303,7 @@ impl FileCache {
         st.st_ino == e.ino
             && st.st_dev == e.dev
             && st.st_size as u64 == e.size
-            && st.st_mtime == e.mtime
+            && (st.st_mtime, st.st_mtime_nsec, st.st_ctime, st.st_ctime_nsec) == e.times
     }
 
     fn make_room(&mut self, need: usize) {
@@ -326,9 +341,14 @@ impl FileCache {
         };
         let size = identity.len() as u64;
         let mtime = st.st_mtime;
-        let etag = format!("\"{:x}-{:x}-{:x}\"", mtime, size, st.st_ino)
-            .into_bytes()
-            .into_boxed_slice();
+        // Nanosecond modification and change times: two same-size edits within one second
+        // (or a content swap that restores the mtime) still change the validator.
+        let etag = format!(
+            "\"{:x}.{:x}-{:x}.{:x}-{:x}-{:x}\"",
+            mtime, st.st_mtime_nsec, st.st_ctime, st.st_ctime_nsec, size, st.st_ino
+        )
+        .into_bytes()
+        .into_boxed_slice();
         let last_modified = *HttpDate::new(mtime.max(0) as u64).as_bytes();
         let can_compress = compressible && (COMPRESS_MIN..=COMPRESS_MAX).contains(&size);
         let gzip = OnceCell::new();
@@ -366,6 +386,7 @@ impl FileCache {
             deflate: OnceCell::new(),
             dev: st.st_dev,
             ino: st.st_ino,
+            times: (st.st_mtime, st.st_mtime_nsec, st.st_ctime, st.st_ctime_nsec),
             cost,
             watched,
             checked: Cell::new(now),
@@ -376,7 +397,9 @@ impl FileCache {
     fn precompressed(&self, key: &[u8], mtime: i64) -> Option<Vec<u8>> {
         let mut name = key.to_vec();
         name.extend_from_slice(b".gz");
-        let fd = self.open_beneath(&name, libc::O_RDONLY).ok()?;
+        let fd = self
+            .open_beneath(&name, libc::O_RDONLY | libc::O_NONBLOCK)
+            .ok()?;
         let st = sys::fstat(&fd).ok()?;
         if st.st_mode & libc::S_IFMT != libc::S_IFREG
             || st.st_mtime < mtime

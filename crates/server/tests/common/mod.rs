@@ -183,6 +183,13 @@ pub fn expect_eof(s: &mut TcpStream) {
     }
 }
 
+/// The content of a gzip member (no optional header fields).
+pub fn gunzip(gz: &[u8]) -> Vec<u8> {
+    assert_eq!(&gz[..3], &[0x1f, 0x8b, 8], "not gzip");
+    assert_eq!(gz[3], 0, "test expects no optional gzip fields");
+    miniz_oxide::inflate::decompress_to_vec(&gz[10..gz.len() - 8]).expect("valid deflate stream")
+}
+
 /// Define one `#[test]` per listed function and backend: `epoll::name`, `uring::name`,
 /// `uring_5_15::name`, each calling `name(Mode::...)`.
 #[macro_export]
