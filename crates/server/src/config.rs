@@ -49,7 +49,7 @@ usage: ringhttpd [options]
   --keepalive-timeout S    idle keep-alive timeout, seconds (default 75)
   --header-timeout S       time to receive a request head, seconds (default 60)
   --body-timeout S         longest pause while a request body arrives, seconds (default 60)
-  --write-timeout S        time for a client to take one batch of responses, seconds (default 60)
+  --write-timeout S        longest time without progress in sending, seconds (default 60)
   --cache-size MIB         file cache memory bound per process (default 64)
   --max-request-line B     longest request line, bytes; 414 beyond (default 8192)
   --max-header-size B      largest request head, bytes; 431 beyond (default 16384)

@@ -39,6 +39,8 @@ const POOL: PoolConfig = PoolConfig {
 };
 /// Descriptors kept for everything that is not a connection.
 const RESERVED_FDS: u64 = 64;
+/// How often the main thread checks that every worker is alive.
+const WATCH_INTERVAL: Duration = Duration::from_millis(200);
 /// Time for a closing peer to finish sending (lingering close).
 const LINGER_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -69,6 +71,16 @@ fn main() -> ExitCode {
     };
     let (use_uring, mut note) = choose_backend(&cfg);
 
+    let fault = match std::env::var("RINGHTTPD_TEST_FAULT").ok().as_deref() {
+        None | Some("") => None,
+        Some("panic") => Some(worker::Fault::Panic),
+        Some("error") => Some(worker::Fault::Error),
+        Some(other) => {
+            return fail(format!(
+                "RINGHTTPD_TEST_FAULT: `{other}` is not panic or error"
+            ))
+        }
+    };
     let signals = sys::block_stop_signals();
     let shared = Arc::new(Shared {
         limits: cfg.limits,
@@ -97,6 +109,8 @@ fn main() -> ExitCode {
             cap: per_thread,
         };
         let job = Job {
+            // Only the first worker fails, so the test sees the others being stopped.
+            fault: if i == 0 { fault } else { None },
             cfg: cfg.clone(),
             use_uring,
             cpu: if pin { Some(cpus[i]) } else { None },
@@ -138,19 +152,43 @@ fn main() -> ExitCode {
         note
     );
 
-    let sig = loop {
-        match sys::wait_signal(&signals) {
+    // Wait for a stop signal, checking a few times a second that every worker is alive: a
+    // worker that ends on its own (an error, a panic) takes the process down with a non-zero
+    // status, so a supervisor restarts it, instead of leaving its share of connections hanging.
+    let dead = loop {
+        match sys::wait_signal_timeout(&signals, WATCH_INTERVAL) {
             // A report for tests and operators: heap allocations since start (the hot paths make
             // none; see tests/alloc.rs).
-            libc::SIGUSR1 => eprintln!("ringhttpd: allocations={}", alloc_count::get()),
-            sig => break sig,
+            Some(libc::SIGUSR1) => eprintln!("ringhttpd: allocations={}", alloc_count::get()),
+            Some(sig) => {
+                eprintln!("ringhttpd: signal {sig}, finishing in-flight requests");
+                break None;
+            }
+            None => {
+                if let Some(i) = handles.iter().position(|h| h.is_finished()) {
+                    break Some(i);
+                }
+            }
         }
     };
-    eprintln!("ringhttpd: signal {sig}, finishing in-flight requests");
     wakes.iter().for_each(worker::wake);
-    let mut ok = true;
-    for h in handles {
-        ok &= h.join().is_ok();
+    let mut ok = dead.is_none();
+    for (i, h) in handles.into_iter().enumerate() {
+        match h.join() {
+            Ok(()) if Some(i) == dead => {
+                eprintln!("ringhttpd: worker ringhttpd-{i} stopped unexpectedly; exiting")
+            }
+            Ok(()) => {}
+            Err(panic) => {
+                let why = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                eprintln!("ringhttpd: worker ringhttpd-{i} died (panic: {why}); exiting");
+                ok = false;
+            }
+        }
     }
     if ok {
         ExitCode::SUCCESS
@@ -220,6 +258,8 @@ fn display_addr(a: SocketAddr) -> String {
 
 /// What a worker thread is started with, besides its [`Seat`].
 struct Job {
+    /// A fault to inject (tests only, `RINGHTTPD_TEST_FAULT`).
+    fault: Option<worker::Fault>,
     cfg: Config,
     use_uring: bool,
     cpu: Option<usize>,
@@ -264,10 +304,12 @@ fn serve<D: Driver>(d: D, job: Job, seat: Seat) {
     };
     let desc = format!("{} {}", d.describe(), files.describe());
     let mut w = Worker::new(d, seat, job.shared, files);
+    w.inject(job.fault);
     let _ = job.tx.send(Ok(desc));
     drop(job.tx);
     if let Err(e) = w.run() {
         eprintln!("ringhttpd: worker stopped: {e}");
+        return; // the main thread sees the thread end before a stop and exits non-zero
     }
     eprintln!(
         "ringhttpd: {}: {}",

@@ -163,15 +163,16 @@ pub fn block_stop_signals() -> libc::sigset_t {
     }
 }
 
-/// Wait for one of the signals in `set`; returns its number.
-pub fn wait_signal(set: &libc::sigset_t) -> i32 {
-    let mut sig = 0;
-    // SAFETY: sigwait reads the set and writes the signal number into `sig`.
-    while unsafe { libc::sigwait(set, &mut sig) } != 0 {}
-    sig
+/// Wait up to `timeout` for one of the signals in `set`; `None` when none came.
+pub fn wait_signal_timeout(set: &libc::sigset_t, timeout: std::time::Duration) -> Option<i32> {
+    let ts = libc::timespec {
+        tv_sec: timeout.as_secs() as libc::time_t,
+        tv_nsec: timeout.subsec_nanos() as libc::c_long,
+    };
+    // SAFETY: sigtimedwait reads the set and the timespec; a null siginfo is allowed.
+    syscall!(unsafe { libc::sigtimedwait(set, std::ptr::null_mut(), &ts) }).ok()
 }
 
-/// A non-blocking eventfd (a worker's stop signal).
 pub fn eventfd() -> io::Result<OwnedFd> {
     // SAFETY: eventfd has no memory preconditions.
     let fd = syscall!(unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) })?;

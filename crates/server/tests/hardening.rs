@@ -4,11 +4,13 @@
 mod common;
 
 use std::fs;
+use std::io::{Read, Write};
 use std::path::PathBuf;
+use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{exchange, gunzip, Mode, Server};
+use common::{exchange, gunzip, read_response, Mode, Server};
 
 /// A scratch root with a directory, a few files, and whatever a test adds.
 struct Site {
@@ -150,7 +152,96 @@ fn etags_change_with_every_edit(mode: Mode) {
     }
 }
 
+/// Item 8: a worker that dies (panic, or its loop failing) takes the process down with a
+/// non-zero status and a message; no connection is left hanging.
+fn a_dead_worker_stops_the_process(mode: Mode) {
+    for (fault, message) in [("panic", "died (panic"), ("error", "stopped unexpectedly")] {
+        let mut server = Server::start_cmd(mode, &[], |c| {
+            c.env("RINGHTTPD_TEST_FAULT", fault).stderr(Stdio::piped());
+        });
+        // Connections on both workers (SO_REUSEPORT spreads them), each answered once.
+        let mut conns: Vec<_> = (0..8).map(|_| server.connect()).collect();
+        for c in &mut conns {
+            c.write_all(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+                .unwrap();
+            assert_eq!(read_response(c, false).unwrap().status, 200);
+        }
+        let t0 = Instant::now();
+        let status = loop {
+            if let Some(st) = server.child.try_wait().unwrap() {
+                break st;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(10),
+                "{fault}: still running"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert_eq!(status.code(), Some(1), "{fault}");
+        let mut err = String::new();
+        server
+            .child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        assert!(err.contains(message), "{fault}: {err}");
+        for c in &mut conns {
+            let mut rest = Vec::new();
+            // EOF (or a reset), never a hang: bounded by the connection's read timeout.
+            let _ = c.read_to_end(&mut rest);
+        }
+    }
+}
+
+/// Item 7: `--write-timeout` is the longest time without progress in sending: a steady slow
+/// download that takes several timeouts in all is not cut (the stalled reader is in http.rs).
+fn steady_slow_download_is_not_cut(mode: Mode) {
+    let site = Site::new();
+    let body: Vec<u8> = (0..8u32 << 20).map(|i| (i % 251) as u8).collect();
+    fs::write(site.root.join("big.bin"), &body).unwrap();
+    let server = site.start(mode, &["--write-timeout", "1"]);
+    let mut s = server.connect();
+    s.write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    // 512 KiB every 300 ms: about 5 s for 8 MiB, far more than the kernel's buffers hold, and
+    // never a full second without the server's write making progress.
+    let t0 = Instant::now();
+    let mut got = Vec::new();
+    let mut chunk = vec![0u8; 512 << 10];
+    loop {
+        let n = match s.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) => panic!("after {} bytes: {e}", got.len()),
+        };
+        got.extend_from_slice(&chunk[..n]);
+        if got.len() >= body.len() + 100 && got.windows(4).any(|w| w == b"\r\n\r\n") {
+            let head_end = got.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+            if got.len() - head_end == body.len() {
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(300 * n as u64 / (512 << 10) as u64));
+        assert!(t0.elapsed() < Duration::from_secs(60), "bounded");
+    }
+    let head_end = got.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    assert!(
+        t0.elapsed() > Duration::from_secs(2),
+        "the download was not slow enough to test"
+    );
+    assert_eq!(
+        got.len() - head_end,
+        body.len(),
+        "the steady download was cut"
+    );
+    assert!(got[head_end..] == body[..]);
+}
+
 per_mode!(
+    steady_slow_download_is_not_cut,
+    a_dead_worker_stops_the_process,
     redirects_stay_on_this_host,
     fifos_and_devices_do_not_block,
     etags_change_with_every_edit,

@@ -54,6 +54,15 @@ const STOP_GRACE: Duration = Duration::from_secs(3);
 /// Wait before re-arming accept after EMFILE/ENFILE.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
+/// A fault a test can inject (`RINGHTTPD_TEST_FAULT`), at the worker's first tick.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// The worker thread panics.
+    Panic,
+    /// The loop returns an error.
+    Error,
+}
+
 /// What one worker is given to serve: its listener, its stop eventfd, its connection limit.
 pub struct Seat {
     /// A bound, listening, non-blocking socket.
@@ -118,7 +127,12 @@ impl Ctx {
         let Some(t) = conn.timeout() else {
             return;
         };
-        let at = self.clock.now.saturating_add(self.timeout_secs[t as usize]);
+        // `now` is whole seconds and the wheel ticks once a second: one second more, so a
+        // timeout never fires early (it fires between T and T + 1 s after it starts).
+        let at = self
+            .clock
+            .now
+            .saturating_add(self.timeout_secs[t as usize] + 1);
         conn.deadline = at;
         if conn.filed == 0 || at < conn.filed {
             conn.filed = at;
@@ -156,6 +170,7 @@ pub struct Worker<D: Driver> {
     stopping: Option<Instant>,
     /// Scratch for due wheel entries (kept to avoid allocating every tick).
     due: Vec<Entry>,
+    fault: Option<Fault>,
     pub stats: Stats,
 }
 
@@ -192,8 +207,14 @@ impl<D: Driver> Worker<D> {
             accept_backoff: false,
             stopping: None,
             due: Vec::new(),
+            fault: None,
             stats: Stats::default(),
         }
+    }
+
+    /// Arm a fault for the first tick (tests of what happens when a worker dies).
+    pub fn inject(&mut self, fault: Option<Fault>) {
+        self.fault = fault;
     }
 
     /// One line of counters for the exit report.
@@ -244,6 +265,17 @@ impl<D: Driver> Worker<D> {
         self.d.wait(events)?;
         self.ctx.refresh_clock();
         for c in events.drain(..) {
+            if c.token.slot == TICK_SLOT {
+                match self.fault.take() {
+                    Some(Fault::Panic) => panic!("injected fault (RINGHTTPD_TEST_FAULT=panic)"),
+                    Some(Fault::Error) => {
+                        return Err(stdio::Error::other(
+                            "injected fault (RINGHTTPD_TEST_FAULT=error)",
+                        ))
+                    }
+                    None => {}
+                }
+            }
             self.dispatch(c);
         }
         // Receives that ran out of pool buffers are re-armed now that this batch's buffers

@@ -163,7 +163,7 @@ fn request_answered_connection_kept_and_idle_state_pooled() {
     let c = h.accept();
     assert_eq!(h.phase(&c), Phase::New);
     assert_eq!(
-        h.w.conns[c.key].deadline, 60,
+        h.w.conns[c.key].deadline, 61,
         "a new connection has the header timeout"
     );
     h.send(&c, HELLO);
@@ -179,7 +179,7 @@ fn request_answered_connection_kept_and_idle_state_pooled() {
         conn.act.is_none(),
         "an idle connection holds no per-request state"
     );
-    assert_eq!(conn.deadline, 75, "keep-alive timeout once idle");
+    assert_eq!(conn.deadline, 76, "keep-alive timeout once idle");
     assert_eq!(h.w.ctx.outcomes.by_class[1], 1);
     assert!(h.ops().is_empty(), "the multishot receive stays armed");
     assert_eq!(h.w.d.buffers_in_use(), 0);
@@ -295,7 +295,7 @@ fn last_response_lingers_until_eof() {
     assert!(h.ops().is_empty());
     h.complete(wt, Ok(data.len() as u32));
     assert_eq!(h.phase(&c), Phase::Lingering);
-    assert_eq!(h.w.conns[c.key].deadline, 5, "linger timeout");
+    assert_eq!(h.w.conns[c.key].deadline, 6, "linger timeout");
     // Our side is shut: the peer sees EOF.
     let mut rest = Vec::new();
     c.peer
@@ -360,13 +360,16 @@ fn header_timeout_is_for_the_whole_head() {
     h.tick_after(30);
     // The head's deadline starts with its first byte (t = 30 s) ...
     h.send(&c, b"GET /hello HTTP/1.1\r\n");
-    assert_eq!(h.w.conns[c.key].deadline, 90);
+    assert_eq!(h.w.conns[c.key].deadline, 91);
     h.tick_after(20);
     h.send(&c, b"Host: a\r\n"); // ... and trickling bytes do not extend it
-    assert_eq!(h.w.conns[c.key].deadline, 90);
-    h.tick_after(39);
-    assert!(h.ops().is_empty(), "not yet: 59 s into the head");
-    h.tick_after(2);
+    assert_eq!(h.w.conns[c.key].deadline, 91);
+    h.tick_after(40);
+    assert!(
+        h.ops().is_empty(),
+        "not yet: 60 s into the head (never early)"
+    );
+    h.tick_after(1);
     let ops = h.ops();
     assert!(has(&ops, |o| cancels(o, OpKind::Recv)), "{ops:?}");
     assert_eq!(h.w.stats.timeouts, 1);
@@ -385,9 +388,9 @@ fn keepalive_timeout_closes_an_idle_connection() {
     h.send(&c, HELLO);
     let (wt, data) = write_of(&h.ops());
     h.complete(wt, Ok(data.len() as u32));
-    h.tick_after(74);
-    assert!(h.ops().is_empty(), "75 s keep-alive is not over at 74 s");
-    h.tick_after(2);
+    h.tick_after(75);
+    assert!(h.ops().is_empty(), "a 75 s keep-alive never ends early");
+    h.tick_after(1);
     assert!(has(&h.ops(), |o| cancels(o, OpKind::Recv)));
     assert_eq!(h.w.stats.timeouts, 1);
 }
@@ -407,7 +410,7 @@ fn body_timeout_restarts_with_each_piece() {
     );
     h.complete(wt, Ok(data.len() as u32));
     assert!(h.w.conns[c.key].act.as_ref().unwrap().body_pending());
-    assert_eq!(h.w.conns[c.key].deadline, 50, "body timeout");
+    assert_eq!(h.w.conns[c.key].deadline, 51, "body timeout");
     h.tick_after(40);
     h.send(&c, &[b'x'; 50]);
     h.tick_after(40);
@@ -426,7 +429,7 @@ fn write_timeout_cancels_the_write_then_closes() {
     let c = h.accept();
     h.send(&c, HELLO);
     let (wt, _) = write_of(&h.ops());
-    assert_eq!(h.w.conns[c.key].deadline, 40, "write timeout");
+    assert_eq!(h.w.conns[c.key].deadline, 41, "write timeout");
     h.tick_after(41);
     let ops = h.ops();
     assert!(has(&ops, |o| cancels(o, OpKind::Write)), "{ops:?}");

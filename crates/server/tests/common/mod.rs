@@ -39,15 +39,20 @@ impl Server {
     }
 
     pub fn start_with(mode: Mode, extra: &[&str]) -> Server {
+        Server::start_cmd(mode, extra, |_| {})
+    }
+
+    /// Start with extra arguments and a hook to adjust the command (environment, stderr).
+    pub fn start_cmd(mode: Mode, extra: &[&str], adjust: impl FnOnce(&mut Command)) -> Server {
         let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../www");
-        let mut child = Command::new(BIN)
-            .args(["--listen", "127.0.0.1:0", "--threads", "2", "--root", root])
+        let mut cmd = Command::new(BIN);
+        cmd.args(["--listen", "127.0.0.1:0", "--threads", "2", "--root", root])
             .args(mode.args())
             .args(extra)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start ringhttpd");
+            .stderr(Stdio::inherit());
+        adjust(&mut cmd);
+        let mut child = cmd.spawn().expect("start ringhttpd");
         let mut out = BufReader::new(child.stdout.take().unwrap());
         let mut banner = String::new();
         out.read_line(&mut banner).expect("read banner");
