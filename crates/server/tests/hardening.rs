@@ -239,7 +239,39 @@ fn steady_slow_download_is_not_cut(mode: Mode) {
     assert!(got[head_end..] == body[..]);
 }
 
+/// Item 6: a request head larger than the pause mark (32 KiB), arriving while a response is
+/// being written, is received and answered once the write is done.
+fn large_head_behind_a_write_is_answered(mode: Mode) {
+    let site = Site::new();
+    fs::write(site.root.join("big.bin"), vec![7u8; 4 << 20]).unwrap();
+    let server = site.start(mode, &["--max-header-size", "262144"]);
+    let mut s = server.connect();
+    let mut first = b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n".to_vec();
+    // The second request's head: 48 KiB of one field, its end held back.
+    first.extend_from_slice(b"GET /index.html HTTP/1.1\r\nHost: x\r\nX-Long: ");
+    first.extend(std::iter::repeat_n(b'a', 48 << 10));
+    s.write_all(&first).unwrap();
+    std::thread::sleep(Duration::from_millis(300)); // the stash passes the mark mid-write
+    let r = read_response(&mut s, false).unwrap();
+    assert_eq!((r.status, r.body.len()), (200, 4 << 20));
+    s.write_all(b"\r\n\r\n").unwrap();
+    let r = read_response(&mut s, false).expect("the large head is answered");
+    assert_eq!(
+        (r.status, r.body.as_slice()),
+        (200, &b"<h1>home</h1>\n"[..])
+    );
+    // Past the configured limit it is a 431, not a stall.
+    let server = site.start(mode, &["--max-header-size", "40000"]);
+    let mut s = server.connect();
+    s.write_all(&first).unwrap();
+    let r = read_response(&mut s, false).unwrap();
+    assert_eq!(r.status, 200);
+    let r = read_response(&mut s, false).expect("answered, not stalled");
+    assert_eq!(r.status, 431);
+}
+
 per_mode!(
+    large_head_behind_a_write_is_answered,
     steady_slow_download_is_not_cut,
     a_dead_worker_stops_the_process,
     redirects_stay_on_this_host,

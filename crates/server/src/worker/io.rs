@@ -275,7 +275,10 @@ impl<D: Driver> Worker<D> {
             self.start_write(key);
             return;
         }
-        if conn.state.recv() == Recv::Paused && conn.input_len() < IN_HIGH {
+        if conn.state.recv() == Recv::Paused {
+            // Nothing is queued or being written, so what the stash holds is one incomplete
+            // request: receiving must go on for it to complete (or to reach the head limit and
+            // get its 431), however far it is past the pause mark.
             self.submit(key, Op::Recv); // resume after backpressure
         }
         let conn = &mut self.conns[key];
