@@ -18,8 +18,8 @@ pub const MAX_LINE: usize = 4096;
 enum State {
     /// Reading hex digits of a chunk size.
     Size,
-    /// After the size: extensions until CR.
-    Ext,
+    /// In the chunk extensions (RFC 9112 §7.1.1); see [`ext_step`].
+    Ext(Ext),
     /// Saw CR at the end of a size line.
     SizeLf,
     /// Inside chunk data.
@@ -29,12 +29,62 @@ enum State {
     DataLf,
     /// At the start of a trailer line (an empty one ends the body).
     TrailerStart,
-    /// Inside a trailer line.
+    /// Inside a trailer field's name (a token, then `:`).
+    TrailerName,
+    /// Inside a trailer field's value.
     Trailer,
     /// Saw CR at the end of a trailer line (or of the final empty line).
     TrailerLf,
     FinalLf,
     Done,
+}
+
+/// Where in `chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] )` the decoder is.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Ext {
+    /// After the size, a name or a value: whitespace, `;` or the line end.
+    Between,
+    /// After `;`: whitespace, then a name.
+    NameStart,
+    Name,
+    /// Whitespace after a name: `=`, `;` or the line end.
+    AfterName,
+    /// After `=`: whitespace, then a token or a quoted string.
+    ValueStart,
+    Token,
+    Quoted,
+    /// After a backslash inside a quoted string.
+    QuotedPair,
+}
+
+/// One byte of chunk extensions: the next state, `Ok(None)` at the CR that ends the line, or
+/// why the byte is not allowed there.
+fn ext_step(at: Ext, b: u8) -> Result<Option<Ext>, &'static str> {
+    use crate::scan::is_tchar;
+    let ws = b == b' ' || b == b'\t';
+    Ok(Some(match at {
+        Ext::Between | Ext::AfterName | Ext::Token | Ext::Name if b == b'\r' => return Ok(None),
+        Ext::Between | Ext::AfterName | Ext::Token | Ext::Name if b == b';' => Ext::NameStart,
+        Ext::Between if ws => Ext::Between,
+        Ext::NameStart if ws => Ext::NameStart,
+        Ext::NameStart | Ext::Name if is_tchar(b) => Ext::Name,
+        Ext::Name | Ext::AfterName if ws => Ext::AfterName,
+        Ext::Name | Ext::AfterName if b == b'=' => Ext::ValueStart,
+        Ext::ValueStart if ws => Ext::ValueStart,
+        Ext::ValueStart if b == b'"' => Ext::Quoted,
+        Ext::ValueStart | Ext::Token if is_tchar(b) => Ext::Token,
+        Ext::Token if ws => Ext::Between,
+        Ext::Quoted if b == b'"' => Ext::Between,
+        Ext::Quoted if b == b'\\' => Ext::QuotedPair,
+        // qdtext: HTAB, SP, VCHAR except DQUOTE and backslash, obs-text.
+        Ext::Quoted if ws || matches!(b, 0x21 | 0x23..=0x5b | 0x5d..=0x7e | 0x80..=0xff) => {
+            Ext::Quoted
+        }
+        // quoted-pair: HTAB, SP, VCHAR, obs-text.
+        Ext::QuotedPair if ws || matches!(b, 0x21..=0x7e | 0x80..=0xff) => Ext::Quoted,
+        Ext::Quoted | Ext::QuotedPair => return Err("invalid quoted string in chunk extension"),
+        _ => return Err("invalid chunk extension"),
+    }))
 }
 
 #[derive(Clone, Debug)]
@@ -117,7 +167,12 @@ impl ChunkedDecoder {
                         (Some(v), _) => v,
                         _ if self.digits == 0 => return Err(bad("invalid chunk size", i)),
                         (_, b';' | b' ' | b'\t') => {
-                            self.state = State::Ext;
+                            let first = if b == b';' {
+                                Ext::NameStart
+                            } else {
+                                Ext::Between
+                            };
+                            self.state = State::Ext(first);
                             self.line += 1;
                             i += 1;
                             continue;
@@ -136,14 +191,12 @@ impl ChunkedDecoder {
                     self.digits += 1;
                     self.line += 1;
                 }
-                State::Ext => {
-                    match b {
-                        b'\r' => self.state = State::SizeLf,
-                        // chunk-ext is tokens, quoted strings, `;`, `=` and whitespace: any
-                        // visible byte or whitespace; never a control byte.
-                        b'\t' | b' '..=b'~' | 0x80..=0xff => {}
-                        _ => return Err(bad("invalid chunk extension", i)),
-                    }
+                State::Ext(at) => {
+                    self.state = match ext_step(at, b) {
+                        Ok(Some(next)) => State::Ext(next),
+                        Ok(None) => State::SizeLf,
+                        Err(why) => return Err(bad(why, i)),
+                    };
                     self.line += 1;
                 }
                 State::SizeLf => {
@@ -181,12 +234,23 @@ impl ChunkedDecoder {
                     b'\r' => self.state = State::FinalLf,
                     b' ' | b'\t' => return Err(bad("obsolete line folding", i)),
                     _ if crate::scan::is_tchar(b) => {
-                        self.state = State::Trailer;
+                        self.state = State::TrailerName;
                         self.line = 1;
                         self.trailers += 1;
                     }
                     _ => return Err(bad("invalid trailer field", i)),
                 },
+                // A trailer line is a field line (RFC 9112 §7.1.2): name, colon, value.
+                State::TrailerName => {
+                    match b {
+                        b':' => self.state = State::Trailer,
+                        _ if crate::scan::is_tchar(b) => {}
+                        b' ' | b'\t' => return Err(bad("whitespace before colon in trailer", i)),
+                        _ => return Err(bad("trailer line without a colon", i)),
+                    }
+                    self.line += 1;
+                    self.trailers += 1;
+                }
                 State::Trailer => {
                     match b {
                         b'\r' => self.state = State::TrailerLf,
@@ -264,6 +328,51 @@ mod tests {
         assert_eq!(body, b"0123456789");
         let (body, used) = decode_all(b"0\r\n\r\n", 100).unwrap();
         assert_eq!((body.len(), used), (0, 5));
+    }
+
+    #[test]
+    fn extensions_and_trailers_follow_the_grammar() {
+        // RFC 9112 §7.1.1 chunk-ext and §7.1.2 trailer field lines, each split every way.
+        let ok: &[&[u8]] = &[
+            b"5;a\r\nhello\r\n0\r\n\r\n",
+            b"5;a=b\r\nhello\r\n0\r\n\r\n",
+            b"5 ; a = b ;c\r\nhello\r\n0\r\n\r\n", // BWS everywhere it is allowed
+            b"5;a=\"q \\\" ;\"\r\nhello\r\n0\r\n\r\n", // quoted-string with a quoted-pair
+            b"5\t;a\r\nhello\r\n0;last\r\n\r\n",
+            b"5\r\nhello\r\n0\r\nX-Sum: abc\r\nY:\r\n\r\n",
+        ];
+        for input in ok {
+            for step in [1, 2, 3, input.len()] {
+                let (data, used) = decode_all(input, step)
+                    .unwrap_or_else(|e| panic!("{:?}: {e:?}", String::from_utf8_lossy(input)));
+                assert_eq!((data.as_slice(), used), (&b"hello"[..], input.len()));
+            }
+        }
+        let bad: &[&[u8]] = &[
+            b"5 garbage \"x\r\nhello\r\n0\r\n\r\n", // the audit's example
+            b"5 x\r\nhello\r\n0\r\n\r\n",           // text after BWS without `;`
+            b"5;\r\nhello\r\n0\r\n\r\n",            // `;` without a name
+            b"5;a=\r\nhello\r\n0\r\n\r\n",          // `=` without a value
+            b"5;a b\r\nhello\r\n0\r\n\r\n",         // two names without `;`
+            b"5;a=b c\r\nhello\r\n0\r\n\r\n",       // a second token after a value
+            b"5;a=\"x\r\nhello\r\n0\r\n\r\n",       // unterminated quoted string
+            b"5;a=\"x\x01\"\r\nhello\r\n0\r\n\r\n", // control byte in a quoted string
+            b"5;(a)\r\nhello\r\n0\r\n\r\n",         // not a token
+            b"5;a=b\"c\"\r\nhello\r\n0\r\n\r\n",    // quote inside a token
+            b"5\r\nhello\r\n0\r\nno colon here\r\n\r\n",
+            b"5\r\nhello\r\n0\r\nX :a\r\n\r\n", // whitespace before the colon
+            b"5\r\nhello\r\n0\r\nX\r\n\r\n",
+        ];
+        for input in bad {
+            for step in [1, input.len()] {
+                let r = decode_all(input, step);
+                assert!(
+                    matches!(&r, Err(e) if e.status() == 400),
+                    "{:?} (step {step}): {r:?}",
+                    String::from_utf8_lossy(input)
+                );
+            }
+        }
     }
 
     #[test]

@@ -158,4 +158,61 @@ proptest! {
         prop_assert_eq!(&out, &body);
         prop_assert_eq!(&enc[pos..], b"NEXT");
     }
+
+    #[test]
+    fn chunk_extensions_from_the_grammar_are_accepted(
+        exts in prop::collection::vec(
+            ("[ \t]{0,2}", "[a-z0-9!#$%&'*+.^_`|~-]{1,6}", prop::option::of(prop_oneof![
+                "[A-Za-z0-9-]{1,5}".prop_map(|t| t),
+                "[ !#-\\[\\]-~]{0,5}".prop_map(|q| format!("\"{q}\\\"\"")),
+            ])),
+            0..4),
+        cut in any::<usize>()) {
+        // chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS value ] ), value a token or a
+        // quoted-string (here with a quoted-pair); the body decodes the same.
+        let mut line = String::from("5");
+        for (bws, name, value) in &exts {
+            line.push_str(bws);
+            line.push(';');
+            line.push_str(bws);
+            line.push_str(name);
+            if let Some(v) = value {
+                line.push_str(bws);
+                line.push('=');
+                line.push_str(bws);
+                line.push_str(v);
+            }
+        }
+        let enc = format!("{line}\r\nhello\r\n0\r\nT: x\r\n\r\n").into_bytes();
+        let cut = cut % (enc.len() + 1);
+        let mut d = ChunkedDecoder::new(&Limits::default());
+        let mut out = Vec::new();
+        let a = d.feed(&enc[..cut], |s| out.extend_from_slice(s)).unwrap();
+        let b = d.feed(&enc[a.consumed..], |s| out.extend_from_slice(s)).unwrap();
+        prop_assert!(b.done);
+        prop_assert_eq!(a.consumed + b.consumed, enc.len());
+        prop_assert_eq!(&out, b"hello");
+    }
+
+    #[test]
+    fn text_after_a_chunk_size_without_a_semicolon_is_rejected(
+        junk in "[ \t]{1,3}[!-:<-~][ -~]{0,8}") {
+        // `5 garbage` style lines: after BWS only `;` (or the line end) may follow.
+        let enc = format!("5{junk}\r\nhello\r\n0\r\n\r\n").into_bytes();
+        let mut d = ChunkedDecoder::new(&Limits::default());
+        let r = d.feed(&enc, |_| ());
+        prop_assert!(r.is_err(), "{:?} accepted", junk);
+    }
+
+    #[test]
+    fn trailer_lines_need_a_name_and_a_colon(line in "[ -~]{1,20}") {
+        let well_formed = {
+            let (name, _) = line.split_once(':').unwrap_or(("", ""));
+            !name.is_empty() && name.bytes().all(|b| b"!#$%&'*+-.^_`|~".contains(&b) || b.is_ascii_alphanumeric())
+        };
+        let enc = format!("0\r\n{line}\r\n\r\n").into_bytes();
+        let mut d = ChunkedDecoder::new(&Limits::default());
+        let r = d.feed(&enc, |_| ());
+        prop_assert_eq!(r.is_ok(), well_formed, "{:?}", line);
+    }
 }

@@ -270,7 +270,36 @@ fn large_head_behind_a_write_is_answered(mode: Mode) {
     assert_eq!(r.status, 431);
 }
 
+/// Item 9: chunk extensions and trailers follow RFC 9112 §7.1.1 and §7.1.2; anything else is
+/// a 400 and the connection closes (a front end could read those bytes differently).
+fn chunked_framing_is_strict(mode: Mode) {
+    let server = Server::start(mode);
+    let head = "POST /hello HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+    for (body, want) in [
+        ("5 garbage \"x\r\nhello\r\n0\r\n\r\n", 400),
+        ("5\r\nhello\r\n0\r\nno colon\r\n\r\n", 400),
+        ("5;a=\r\nhello\r\n0\r\n\r\n", 400),
+        (
+            "5 ; name = \"v\\\"x\"\r\nhello\r\n0\r\nX-Sum: 1\r\n\r\n",
+            405,
+        ),
+    ] {
+        let mut s = server.connect();
+        s.write_all(format!("{head}{body}GET /hello HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+            .unwrap();
+        let r = read_response(&mut s, false).unwrap();
+        assert_eq!(r.status, want, "{body:?}");
+        if want == 400 {
+            common::expect_eof(&mut s);
+        } else {
+            // Well-framed: the pipelined request after the body is answered.
+            assert_eq!(read_response(&mut s, false).unwrap().body, b"Hello, World!");
+        }
+    }
+}
+
 per_mode!(
+    chunked_framing_is_strict,
     large_head_behind_a_write_is_answered,
     steady_slow_download_is_not_cut,
     a_dead_worker_stops_the_process,
