@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{exchange, gunzip, read_response, Mode, Response, Server};
+use common::{eventually, exchange, gunzip, read_response, Mode, Response, Server};
 
 /// A scratch site: root/ inside a directory that also holds a secret outside the root.
 struct Site {
@@ -344,15 +344,6 @@ fn gzip_bytes(data: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Poll (bounded) until `f` holds.
-fn eventually(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(3);
-    while !f() {
-        assert!(Instant::now() < deadline, "{what}: not within 3 s");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 fn changes_are_seen(mode: Mode) {
     let site = Site::new();
     let server = site.start(mode);
@@ -363,26 +354,26 @@ fn changes_are_seen(mode: Mode) {
         assert_eq!(get(&server, "/sub/live.txt", "").body, b"version one");
     }
     fs::write(&p, "version TWO").unwrap(); // same length, maybe the same second
-    eventually("rewrite", || {
+    eventually(3, "rewrite", || {
         (0..4).all(|_| get(&server, "/sub/live.txt", "").body == b"version TWO")
     });
     let tmp = site.path("sub/live.tmp");
     fs::write(&tmp, "replaced by rename").unwrap();
     fs::rename(&tmp, &p).unwrap();
-    eventually("rename", || {
+    eventually(3, "rename", || {
         (0..4).all(|_| get(&server, "/sub/live.txt", "").body == b"replaced by rename")
     });
     fs::remove_file(&p).unwrap();
-    eventually("delete", || {
+    eventually(3, "delete", || {
         (0..4).all(|_| get(&server, "/sub/live.txt", "").status == 404)
     });
     fs::write(&p, "back").unwrap();
-    eventually("create", || {
+    eventually(3, "create", || {
         (0..4).all(|_| get(&server, "/sub/live.txt", "").body == b"back")
     });
     // A renamed directory takes its cached files with it.
     fs::rename(site.path("sub"), site.path("moved")).unwrap();
-    eventually("dir rename", || {
+    eventually(3, "dir rename", || {
         (0..4).all(|_| get(&server, "/sub/live.txt", "").status == 404)
     });
     assert_eq!(get(&server, "/moved/live.txt", "").body, b"back");

@@ -10,7 +10,7 @@ use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{exchange, gunzip, read_response, Mode, Server};
+use common::{eventually, exchange, gunzip, read_response, Mode, Server};
 
 /// A scratch root with a directory, a few files, and whatever a test adds.
 struct Site {
@@ -298,7 +298,39 @@ fn chunked_framing_is_strict(mode: Mode) {
     }
 }
 
+/// Item 4: content reached through a symlink, or through a hard link to a file elsewhere, is
+/// not served stale after the target changes or disappears.
+fn links_are_not_served_stale(mode: Mode) {
+    let site = Site::new();
+    let outside = site.root.with_extension("outside");
+    let _ = fs::remove_dir_all(&outside);
+    fs::create_dir_all(&outside).unwrap();
+    fs::create_dir_all(site.root.join("other")).unwrap();
+    fs::write(site.root.join("other/t.txt"), "one").unwrap();
+    std::os::unix::fs::symlink("other/t.txt", site.root.join("link.txt")).unwrap();
+    fs::write(outside.join("h.txt"), "h1").unwrap();
+    fs::hard_link(outside.join("h.txt"), site.root.join("hard.txt")).unwrap();
+    let server = site.start(mode, &[]);
+    assert_eq!(get(&server, "/link.txt", "").body, b"one");
+    assert_eq!(get(&server, "/hard.txt", "").body, b"h1");
+    // In-place edits (same inode) through the other names.
+    fs::write(site.root.join("other/t.txt"), "two!").unwrap();
+    fs::write(outside.join("h.txt"), "h2!!").unwrap();
+    eventually(5, "symlink target edit seen", || {
+        get(&server, "/link.txt", "").body == b"two!"
+    });
+    eventually(5, "hard link edit seen", || {
+        get(&server, "/hard.txt", "").body == b"h2!!"
+    });
+    fs::remove_file(site.root.join("other/t.txt")).unwrap();
+    eventually(5, "deleted symlink target is gone", || {
+        get(&server, "/link.txt", "").status == 404
+    });
+    let _ = fs::remove_dir_all(&outside);
+}
+
 per_mode!(
+    links_are_not_served_stale,
     chunked_framing_is_strict,
     large_head_behind_a_write_is_answered,
     steady_slow_download_is_not_cut,

@@ -66,6 +66,8 @@ pub struct CacheStats {
     pub misses: u64,
     pub invalidations: u64,
     pub evictions: u64,
+    /// Entries loaded through a symlink or with other hard links (re-checked, not watched).
+    pub linked: u64,
     /// Time spent loading files on misses (blocking the event loop), and the longest load.
     pub load_time: std::time::Duration,
     pub slowest_load: std::time::Duration,
@@ -146,11 +148,12 @@ impl FileCache {
     pub fn report(&self) -> String {
         let s = &self.stats;
         format!(
-            "cache hits={} misses={} invalidations={} evictions={} load_time={:.1}ms slowest_load={:.2}ms",
+            "cache hits={} misses={} invalidations={} evictions={} linked={} load_time={:.1}ms slowest_load={:.2}ms",
             s.hits,
             s.misses,
             s.invalidations,
             s.evictions,
+            s.linked,
             s.load_time.as_secs_f64() * 1e3,
             s.slowest_load.as_secs_f64() * 1e3
         )
@@ -279,7 +282,11 @@ impl FileCache {
             _ => return Lookup::Forbidden,
         }
         let t0 = std::time::Instant::now();
-        let loaded = self.load(key, &fd, &st, now);
+        // inotify reports a change only through the directory entry it was made through: content
+        // reached through a symlink, or an inode with other names (hard links), can change
+        // without an event here, so such entries are re-checked (at most once a second).
+        let linked = st.st_nlink > 1 || !self.opened_at(&fd, key);
+        let loaded = self.load(key, &fd, &st, now, linked);
         let took = t0.elapsed();
         self.stats.load_time += took;
         self.stats.slowest_load = self.stats.slowest_load.max(took);
@@ -293,6 +300,15 @@ impl FileCache {
             self.map.insert(key.into(), entry.clone());
         }
         Lookup::File(entry)
+    }
+
+    /// Whether `fd`, opened as `key`, really is the file at `root/key` (no symlink on the way).
+    fn opened_at(&self, fd: &OwnedFd, key: &[u8]) -> bool {
+        let Ok(real) = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())) else {
+            return false;
+        };
+        real.strip_prefix(&self.root_real)
+            .is_ok_and(|rel| rel.as_os_str().as_bytes() == key)
     }
 
     fn still_fresh(&self, key: &[u8], e: &FileEntry) -> bool {
@@ -328,6 +344,7 @@ impl FileCache {
         fd: &OwnedFd,
         st: &libc::stat,
         now: u32,
+        linked: bool,
     ) -> io::Result<FileEntry> {
         let size = st.st_size.max(0) as u64;
         let (content_type, compressible) = mime::lookup(key);
@@ -370,7 +387,10 @@ impl FileCache {
         if compressible {
             head.extend_from_slice(b"Vary: Accept-Encoding\r\n");
         }
-        let watched = self.watch_parent(key);
+        let watched = !linked && self.watch_parent(key);
+        if linked {
+            self.stats.linked += 1;
+        }
         // Variants are built on first use and are smaller than the file: count them up front.
         let cost = identity.len() * if can_compress { 3 } else { 1 } + head.len() + key.len() + 256;
         Ok(FileEntry {

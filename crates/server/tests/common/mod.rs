@@ -188,6 +188,15 @@ pub fn expect_eof(s: &mut TcpStream) {
     }
 }
 
+/// Poll every 20 ms until `f` holds; fails after `secs` seconds.
+pub fn eventually(secs: u64, what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !f() {
+        assert!(Instant::now() < deadline, "{what}: not within {secs} s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// The content of a gzip member (no optional header fields).
 pub fn gunzip(gz: &[u8]) -> Vec<u8> {
     assert_eq!(&gz[..3], &[0x1f, 0x8b, 8], "not gzip");
