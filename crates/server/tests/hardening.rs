@@ -329,7 +329,124 @@ fn links_are_not_served_stale(mode: Mode) {
     let _ = fs::remove_dir_all(&outside);
 }
 
+/// The counters a worker prints at exit (one line per worker; summed).
+fn exit_counters(server: &mut Server) -> std::collections::HashMap<String, u64> {
+    assert_eq!(server.stop().and_then(|s| s.code()), Some(0));
+    let mut err = String::new();
+    server
+        .child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let mut sums = std::collections::HashMap::new();
+    for line in err.lines().filter(|l| l.contains(" accepted=")) {
+        for (k, v) in line.split_whitespace().filter_map(|w| w.split_once('=')) {
+            if let Ok(n) = v.parse::<u64>() {
+                *sums.entry(k.to_string()).or_insert(0) += n;
+            }
+        }
+    }
+    sums
+}
+
+/// Item 5: HEAD, 304 and 412 never compress; a file that cannot stay cached is not compressed
+/// on every request; one loop turn compresses a bounded amount.
+fn compression_is_bounded(mode: Mode) {
+    let site = Site::new();
+    let css = |n: usize| "a { color: red } ".repeat(n / 17 + 1)[..n].to_string();
+    fs::write(site.root.join("small.css"), css(20_000)).unwrap();
+    fs::write(site.root.join("fresh.css"), css(20_000)).unwrap();
+    // 200 KB: its cache cost (identity and two variants) is above half of 1 MiB.
+    fs::write(site.root.join("huge.css"), css(200_000)).unwrap();
+    for i in 0..6 {
+        fs::write(site.root.join(format!("burst{i}.css")), css(100_000 + i)).unwrap();
+    }
+    let gz = "Accept-Encoding: gzip\r\n";
+    let root = site.root.to_str().unwrap().to_string();
+    let mut server = Server::start_cmd(
+        mode,
+        &["--root", &root, "--threads", "1", "--cache-size", "1"],
+        |c| {
+            c.stderr(Stdio::piped());
+        },
+    );
+    let mut s = server.connect();
+    for _ in 0..5 {
+        s.write_all(format!("HEAD /small.css HTTP/1.1\r\nHost: x\r\n{gz}\r\n").as_bytes())
+            .unwrap();
+        let r = read_response(&mut s, true).unwrap();
+        assert_eq!(
+            (r.status, r.header("content-encoding")),
+            (200, None),
+            "HEAD does not compress"
+        );
+    }
+    let r = get(&server, "/small.css", gz);
+    assert_eq!(r.header("content-encoding"), Some("gzip"));
+    let etag = r.header("etag").unwrap().to_string();
+    for _ in 0..5 {
+        let r = get(
+            &server,
+            "/small.css",
+            &format!("{gz}If-None-Match: {etag}\r\n"),
+        );
+        assert_eq!(r.status, 304);
+        let r = get(&server, "/fresh.css", &format!("{gz}If-None-Match: *\r\n"));
+        assert_eq!(r.status, 304, "a 304 is decided before compressing");
+        let r = get(
+            &server,
+            "/fresh.css",
+            &format!("{gz}If-Match: \"nope\"\r\n"),
+        );
+        assert_eq!(r.status, 412);
+    }
+    for _ in 0..5 {
+        let r = get(&server, "/huge.css", gz);
+        assert_eq!(r.status, 200);
+        assert_eq!(
+            r.header("content-encoding"),
+            None,
+            "an uncacheable file is not compressed"
+        );
+        assert_eq!(r.body.len(), 200_000);
+    }
+    let counters = exit_counters(&mut server);
+    assert_eq!(counters.get("compressions"), Some(&1), "{counters:?}");
+    assert_eq!(counters.get("compress_uncached"), Some(&5), "{counters:?}");
+
+    // A pipelined burst of six 100 KB files: one turn compresses at most 256 KiB.
+    let mut server = Server::start_cmd(mode, &["--root", &root, "--threads", "1"], |c| {
+        c.stderr(Stdio::piped());
+    });
+    let mut s = server.connect();
+    let burst: String = (0..6)
+        .map(|i| format!("GET /burst{i}.css HTTP/1.1\r\nHost: x\r\n{gz}\r\n"))
+        .collect();
+    s.write_all(burst.as_bytes()).unwrap();
+    let encodings: Vec<_> = (0..6)
+        .map(|_| {
+            read_response(&mut s, false)
+                .unwrap()
+                .header("content-encoding")
+                .map(String::from)
+        })
+        .collect();
+    assert!(encodings.iter().any(Option::is_none), "{encodings:?}");
+    let counters = exit_counters(&mut server);
+    assert!(
+        counters.get("compress_deferred").is_some_and(|&n| n >= 1),
+        "{counters:?}"
+    );
+    assert!(
+        counters.get("compressions").is_some_and(|&n| n <= 5),
+        "{counters:?}"
+    );
+}
+
 per_mode!(
+    compression_is_bounded,
     links_are_not_served_stale,
     chunked_framing_is_strict,
     large_head_behind_a_write_is_answered,

@@ -29,7 +29,6 @@ impl Body {
 
 pub struct Variant {
     pub body: Box<[u8]>,
-    pub etag: Box<[u8]>,
 }
 
 pub struct FileEntry {
@@ -49,6 +48,11 @@ pub struct FileEntry {
     pub(super) ino: u64,
     /// mtime and ctime (seconds, nanoseconds) when loaded, for the re-check of unwatched entries.
     pub(super) times: (i64, i64, i64, i64),
+    /// ETags of the gzip and deflate variants, known before either is built (preconditions are
+    /// evaluated without compressing anything).
+    pub(super) variant_etags: [Box<[u8]>; 2],
+    /// Held in the cache (a variant built for an entry that is not would be thrown away).
+    pub(super) cached: Cell<bool>,
     pub(super) cost: usize,
     pub(super) watched: bool,
     pub(super) checked: Cell<u32>,
@@ -56,6 +60,40 @@ pub struct FileEntry {
 }
 
 impl FileEntry {
+    /// The validator of the representation in `coding` (the variant need not be built yet).
+    pub fn etag_of(&self, coding: Coding) -> &[u8] {
+        match coding {
+            Coding::Identity => &self.etag,
+            Coding::Gzip => &self.variant_etags[0],
+            Coding::Deflate => &self.variant_etags[1],
+        }
+    }
+
+    /// The variant for `coding` exists already (built, or a `.gz` sibling): serving it costs
+    /// no compression.
+    pub fn variant_ready(&self, coding: Coding) -> bool {
+        let cell = match coding {
+            Coding::Identity => return true,
+            Coding::Gzip => &self.gzip,
+            Coding::Deflate => &self.deflate,
+        };
+        cell.get().is_some_and(Option::is_some)
+    }
+
+    /// The variant for `coding` was built (or found not to be smaller than the file).
+    pub fn variant_tried(&self, coding: Coding) -> bool {
+        match coding {
+            Coding::Identity => true,
+            Coding::Gzip => self.gzip.get().is_some(),
+            Coding::Deflate => self.deflate.get().is_some(),
+        }
+    }
+
+    /// Whether building the variant for `coding` may be worth it: the entry stays cached.
+    pub fn worth_compressing(&self) -> bool {
+        self.can_compress && self.cached.get()
+    }
+
     /// The compressed variant for `coding`, built on first use (level 6 up to [`SMALL`] bytes,
     /// level 1 above, which bounds the time the event loop spends: about 3 ms for 256 KiB).
     /// `None` when it would not be smaller than the file.
@@ -67,9 +105,9 @@ impl FileEntry {
             return None;
         }
         let level = if data.len() as u64 <= SMALL { 6 } else { 1 };
-        let (cell, suffix) = match coding {
-            Coding::Gzip => (&self.gzip, "gz"),
-            Coding::Deflate => (&self.deflate, "df"),
+        let cell = match coding {
+            Coding::Gzip => &self.gzip,
+            Coding::Deflate => &self.deflate,
             Coding::Identity => return None,
         };
         cell.get_or_init(|| {
@@ -78,7 +116,6 @@ impl FileEntry {
                 _ => gzip::deflate(data, level),
             };
             (body.len() < data.len()).then(|| Variant {
-                etag: variant_etag(&self.etag, suffix),
                 body: body.into_boxed_slice(),
             })
         })

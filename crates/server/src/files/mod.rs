@@ -47,6 +47,9 @@ pub const SMALL: u64 = 64 * 1024;
 /// Compressible files between these sizes get gzip and deflate variants.
 const COMPRESS_MIN: u64 = 256;
 const COMPRESS_MAX: u64 = 256 * 1024;
+/// At most this many bytes are compressed per loop turn (about 3 ms at level 1); a request that
+/// would need more gets the identity body (or a variant already built).
+const COMPRESS_PER_TURN: usize = 256 * 1024;
 /// Longest normalised path (bytes).
 pub const MAX_PATH: usize = 4096;
 
@@ -68,6 +71,11 @@ pub struct CacheStats {
     pub evictions: u64,
     /// Entries loaded through a symlink or with other hard links (re-checked, not watched).
     pub linked: u64,
+    /// Variants compressed; compressions refused because the entry is not cached, or because
+    /// the turn's budget was spent (identity served instead).
+    pub compressions: u64,
+    pub compress_uncached: u64,
+    pub compress_deferred: u64,
     /// Time spent loading files on misses (blocking the event loop), and the longest load.
     pub load_time: std::time::Duration,
     pub slowest_load: std::time::Duration,
@@ -90,6 +98,8 @@ pub struct FileCache {
     openat2: bool,
     /// Length of the normalised path in `norm` from the last resolve.
     norm_len: usize,
+    /// Bytes that may still be compressed in this loop turn.
+    compress_left: usize,
     pub stats: CacheStats,
 }
 
@@ -116,6 +126,7 @@ impl FileCache {
             watched_dirs: HashMap::new(),
             openat2: true,
             norm_len: 0,
+            compress_left: COMPRESS_PER_TURN,
             stats: CacheStats::default(),
         };
         // Probe openat2 once (ENOSYS before 5.6).
@@ -148,12 +159,16 @@ impl FileCache {
     pub fn report(&self) -> String {
         let s = &self.stats;
         format!(
-            "cache hits={} misses={} invalidations={} evictions={} linked={} load_time={:.1}ms slowest_load={:.2}ms",
+            "cache hits={} misses={} invalidations={} evictions={} linked={} compressions={} \
+             compress_uncached={} compress_deferred={} load_time={:.1}ms slowest_load={:.2}ms",
             s.hits,
             s.misses,
             s.invalidations,
             s.evictions,
             s.linked,
+            s.compressions,
+            s.compress_uncached,
+            s.compress_deferred,
             s.load_time.as_secs_f64() * 1e3,
             s.slowest_load.as_secs_f64() * 1e3
         )
@@ -205,6 +220,28 @@ impl FileCache {
         };
         self.norm = norm;
         result
+    }
+
+    /// A new loop turn: the compression budget is full again.
+    pub fn new_turn(&mut self) {
+        self.compress_left = COMPRESS_PER_TURN;
+    }
+
+    /// Whether compressing `entry` (for the first time) fits this turn's budget; takes it.
+    /// Counts the refusals by reason.
+    pub fn may_compress(&mut self, entry: &FileEntry) -> bool {
+        if !entry.worth_compressing() {
+            self.stats.compress_uncached += 1;
+            return false;
+        }
+        let n = entry.identity.len();
+        if n > self.compress_left {
+            self.stats.compress_deferred += 1;
+            return false;
+        }
+        self.compress_left -= n;
+        self.stats.compressions += 1;
+        true
     }
 
     /// The normalised path of the last [`FileCache::resolve`], relative to the root (no leading
@@ -297,6 +334,7 @@ impl FileCache {
         if entry.cost <= self.budget / 2 {
             self.make_room(entry.cost);
             self.used += entry.cost;
+            entry.cached.set(true);
             self.map.insert(key.into(), entry.clone());
         }
         Lookup::File(entry)
@@ -373,7 +411,6 @@ impl FileCache {
             // nginx's gzip_static: a sibling `.gz` at least as new as the file is used as is.
             if let Some(pre) = self.precompressed(key, mtime) {
                 let _ = gzip.set(Some(Variant {
-                    etag: variant_etag(&etag, "gz"),
                     body: pre.into_boxed_slice(),
                 }));
             }
@@ -393,6 +430,7 @@ impl FileCache {
         }
         // Variants are built on first use and are smaller than the file: count them up front.
         let cost = identity.len() * if can_compress { 3 } else { 1 } + head.len() + key.len() + 256;
+        let variant_etags = [variant_etag(&etag, "gz"), variant_etag(&etag, "df")];
         Ok(FileEntry {
             size,
             mtime,
@@ -404,6 +442,8 @@ impl FileCache {
             identity,
             gzip,
             deflate: OnceCell::new(),
+            variant_etags,
+            cached: Cell::new(false),
             dev: st.st_dev,
             ino: st.st_ino,
             times: (st.st_mtime, st.st_mtime_nsec, st.st_ctime, st.st_ctime_nsec),

@@ -17,7 +17,7 @@ use crate::route::Services;
 pub fn serve(req: &Request<'_, '_>, path: &[u8], res: &mut Response<'_>, sv: &mut Services) -> u16 {
     match sv.files.resolve(path, sv.now) {
         Err(e) => res.status(400, &[], e.detail().as_bytes()),
-        Ok(Lookup::File(entry)) => file(req, &entry, res),
+        Ok(Lookup::File(entry)) => file(req, &entry, res, sv),
         Ok(Lookup::Redirect) => {
             // Same-origin, always: the normalised path (one leading `/`, no empty segments), so
             // `//host/..` or encoded dot segments can never turn into another host.
@@ -35,7 +35,45 @@ pub fn serve(req: &Request<'_, '_>, path: &[u8], res: &mut Response<'_>, sv: &mu
     }
 }
 
-fn file(req: &Request<'_, '_>, e: &Rc<FileEntry>, res: &mut Response<'_>) -> u16 {
+/// Evaluate the preconditions against the representation in `coding`; the response when they
+/// end the request (304, 412).
+fn preconditions(
+    res: &mut Response<'_>,
+    cond: &Conditions<'_>,
+    e: &FileEntry,
+    coding: Coding,
+) -> Option<u16> {
+    let etag = e.etag_of(coding);
+    match evaluate(cond, etag, e.mtime, true) {
+        Precondition::Proceed => None,
+        Precondition::NotModified => Some(not_modified(res, e, etag)),
+        Precondition::Failed => Some(res.status(412, &[], b"")),
+    }
+}
+
+fn not_modified(res: &mut Response<'_>, e: &FileEntry, etag: &[u8]) -> u16 {
+    res.start(304);
+    res.header(&[
+        b"ETag: ",
+        etag,
+        b"\r\nLast-Modified: ",
+        &e.last_modified,
+        b"\r\n",
+    ]);
+    if e.compressible {
+        res.header(&[b"Vary: Accept-Encoding\r\n"]);
+    }
+    // 304 carries no body and no Content-Length that could be mistaken for one.
+    res.finish_without_length();
+    304
+}
+
+fn file(
+    req: &Request<'_, '_>,
+    e: &Rc<FileEntry>,
+    res: &mut Response<'_>,
+    sv: &mut Services,
+) -> u16 {
     let cond = Conditions::of(req);
     // A Range (on GET) that applies selects the identity coding; otherwise negotiate.
     let range = match (req.method, cond.range) {
@@ -53,33 +91,26 @@ fn file(req: &Request<'_, '_>, e: &Rc<FileEntry>, res: &mut Response<'_>) -> u16
     } else {
         Coding::Identity
     };
-    let etag: &[u8] = match e.variant(coding) {
-        Some(v) => &v.etag,
-        None => {
-            coding = Coding::Identity; // not smaller than the file: send it as it is
-            &e.etag
-        }
-    };
-    match evaluate(&cond, etag, e.mtime, true) {
-        Precondition::Proceed => {}
-        Precondition::NotModified => {
-            res.start(304);
-            res.header(&[
-                b"ETag: ",
-                etag,
-                b"\r\nLast-Modified: ",
-                &e.last_modified,
-                b"\r\n",
-            ]);
-            if e.compressible {
-                res.header(&[b"Vary: Accept-Encoding\r\n"]);
-            }
-            // 304 carries no body and no Content-Length that could be mistaken for one.
-            res.finish_without_length();
-            return 304;
-        }
-        Precondition::Failed => return res.status(412, &[], b""),
+    // HEAD never pays for a compression: a variant already built, or the identity body.
+    if coding != Coding::Identity && res.head_only && !e.variant_ready(coding) {
+        coding = Coding::Identity;
     }
+    // Preconditions first (RFC 9110 §13.2.2): a 304 or 412 never pays for compression.
+    if let Some(status) = preconditions(res, &cond, e, coding) {
+        return status;
+    }
+    // Compress only for an entry that stays cached and within the turn's budget; a variant
+    // that is not smaller than the file is not used. Either way the identity body is as right.
+    let usable = coding == Coding::Identity
+        || e.variant_ready(coding)
+        || !e.variant_tried(coding) && sv.files.may_compress(e) && e.variant(coding).is_some();
+    if !usable {
+        coding = Coding::Identity;
+        if let Some(status) = preconditions(res, &cond, e, coding) {
+            return status;
+        }
+    }
+    let etag = e.etag_of(coding);
     let (status, off, len) = match range {
         Range::Full => (200, 0, e.body(coding).1 as u64),
         Range::Part(a, b) => (206, a, b - a + 1),

@@ -104,6 +104,7 @@ impl Ctx {
         c.turn = Instant::now();
         c.now = (c.turn - c.start).as_secs() as u32 + c.skew;
         self.date.update(crate::sys::unix_time_coarse());
+        self.files.new_turn();
     }
 
     /// The request path's view of this worker.
