@@ -89,8 +89,8 @@ impl Timeouts {
     }
 }
 
-/// Phase, receive side, writing and transport in two bytes:
-/// bits 0-2 phase, 3-5 receive side, 6 writing, 7-8 transport.
+/// Phase, receive side, writing, transport and waiting in two bytes:
+/// bits 0-2 phase, 3-5 receive side, 6 writing, 7-8 transport, 9 waiting.
 #[derive(Copy, Clone, PartialEq, Eq)]
 pub struct State(u16);
 
@@ -99,6 +99,7 @@ const RECV_SHIFT: u16 = 3;
 const RECV: u16 = 0b111 << RECV_SHIFT;
 const WRITING: u16 = 1 << 6;
 const TRANSPORT_SHIFT: u16 = 7;
+const WAITING: u16 = 1 << 9;
 
 impl State {
     /// A freshly accepted connection.
@@ -252,6 +253,19 @@ impl State {
     /// The peer sent FIN.
     pub fn peer_eof(self) -> bool {
         self.recv() == Recv::Eof
+    }
+
+    /// Requests wait in the stash for the core's response budget (its receive paused).
+    pub fn waiting(self) -> bool {
+        self.0 & WAITING != 0
+    }
+
+    pub fn set_waiting(&mut self, on: bool) {
+        if on {
+            self.0 |= WAITING;
+        } else {
+            self.0 &= !WAITING;
+        }
     }
 
     pub fn write_started(&mut self) {
@@ -428,8 +442,14 @@ mod tests {
                     if w {
                         s.write_started();
                     }
+                    s.set_waiting(w);
                     assert_eq!((s.phase(), s.recv(), s.writing()), (p, r, w));
-                    assert_eq!(s.transport(), TransportKind::Plain);
+                    assert_eq!((s.transport(), s.waiting()), (TransportKind::Plain, w));
+                    s.set_waiting(false);
+                    assert_eq!(
+                        (s.phase(), s.recv(), s.writing(), s.waiting()),
+                        (p, r, w, false)
+                    );
                 }
             }
         }

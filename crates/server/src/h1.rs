@@ -67,27 +67,62 @@ impl Active {
     }
 }
 
-/// The per-core pool of [`Active`]s.
-#[derive(Default)]
+/// The per-core bound on heap memory kept alive by queued responses (bodies of cache entries,
+/// evicted ones included, referenced until their write completes). While it is spent no new
+/// response is started on this core: requests wait in their connection's stash (its receive
+/// paused) and are answered, in arrival order, as writes complete. A response may pass the
+/// bound only when nothing else is held, so the memory is at most the bound plus one body.
+#[derive(Debug)]
+pub struct Budget {
+    pub held: usize,
+    pub limit: usize,
+}
+
+impl Budget {
+    pub fn full(&self) -> bool {
+        self.held >= self.limit
+    }
+
+    pub fn release(&mut self, n: usize) {
+        debug_assert!(n <= self.held);
+        self.held = self.held.saturating_sub(n);
+    }
+}
+
+/// The per-core pool of [`Active`]s, and the budget of what their output holds.
 pub struct ActPool {
     // Boxes on purpose: an Active's OutBuf address is handed to the kernel (output stability).
     #[allow(clippy::vec_box)]
     free: Vec<Box<Active>>,
     /// Freed beyond the pool since the heap was last trimmed.
     pub freed_since_trim: usize,
+    pub budget: Budget,
 }
 
 impl ActPool {
+    /// A pool whose queued responses may hold `limit` heap bytes.
+    pub fn new(limit: usize) -> ActPool {
+        ActPool {
+            free: Vec::new(),
+            freed_since_trim: 0,
+            budget: Budget {
+                held: 0,
+                limit: limit.max(1),
+            },
+        }
+    }
+
     pub fn take(&mut self) -> Box<Active> {
         self.free.pop().unwrap_or_else(|| Box::new(Active::new()))
     }
 
     pub fn give(&mut self, mut a: Box<Active>) {
+        let held = a.out.clear(); // drops references to file bodies
+        self.budget.release(held);
         if self.free.len() >= POOL {
             self.freed_since_trim += 1;
             return; // enough pooled for this core's usual concurrency: free it
         }
-        a.out.clear(); // drops references to file bodies
         a.out.data.shrink_to(KEEP_CAPACITY);
         a.input.clear();
         a.input.shrink_to(KEEP_CAPACITY);
@@ -102,6 +137,7 @@ pub struct Cx<'a> {
     pub date: &'a HttpDate,
     pub sv: Services<'a>,
     pub outcomes: &'a mut Outcomes,
+    pub budget: &'a mut Budget,
     /// When this loop turn began (outcome records measure from it).
     pub turn: Instant,
 }
@@ -117,6 +153,8 @@ pub struct Fed {
     pub head_started: bool,
     /// Body bytes arrived and more are due (the body timeout restarts).
     pub body_progress: bool,
+    /// Requests wait in the stash for the core's response budget (see [`Budget`]).
+    pub waiting: bool,
 }
 
 /// Bytes arrived. `writing`: a write is in flight, so nothing may be appended to the output
@@ -189,6 +227,10 @@ fn process(act: &mut Active, cx: &mut Cx, data: &[u8], fed: &mut Fed) -> usize {
     // exposes only the fields it wrote, `req.headers`.
     let mut headers = [Header::EMPTY; MAX_HEADERS];
     while !fed.last && !act.body_pending() && pos < data.len() && act.out.queued() < OUT_HIGH {
+        if cx.budget.full() {
+            fed.waiting = true;
+            break;
+        }
         let req = match parse(&data[pos..], &mut headers, cx.limits) {
             Ok(Status::Partial) => break,
             Ok(Status::Complete(req)) => req,
@@ -241,9 +283,10 @@ fn answer(
     must_close: bool,
 ) -> bool {
     let close = must_close || !req.keep_alive;
-    let before = act.out.total();
+    let (before, held) = (act.out.total(), act.out.held());
     let mut res = Response::to(&mut act.out, cx.date, req, close);
     let status = responder.answer(req, &mut res, &mut cx.sv);
+    cx.budget.held += act.out.held() - held;
     record(act, cx, before, status, responder.id(), close);
     close
 }

@@ -38,6 +38,9 @@ pub struct OutBuf {
     mark: usize,
     /// Bytes of all `Body` parts (so [`OutBuf::total`] is O(1)).
     body_bytes: usize,
+    /// Heap bytes the `Body` parts keep alive: the whole body of each in-memory entry or variant
+    /// referenced (a range of it holds all of it), nothing for mapped files.
+    held: usize,
     iov: Vec<libc::iovec>,
     /// Bytes of the whole sequence already written.
     sent: usize,
@@ -51,6 +54,7 @@ impl OutBuf {
             parts: Vec::new(),
             mark: 0,
             body_bytes: 0,
+            held: 0,
             iov: Vec::new(),
             sent: 0,
         }
@@ -91,6 +95,9 @@ impl OutBuf {
             len,
         });
         self.body_bytes += len;
+        if entry.on_heap(coding) {
+            self.held += body_len;
+        }
         Ok(())
     }
 
@@ -110,9 +117,15 @@ impl OutBuf {
         self.total() - self.sent
     }
 
-    /// Queued bytes counted against the pipelining high-water mark.
+    /// Queued bytes counted against the pipelining high-water mark: every byte, heads and
+    /// bodies alike.
     pub fn queued(&self) -> usize {
-        self.data.len() + self.parts.len() * 1024
+        self.total()
+    }
+
+    /// Heap bytes kept alive by the queued bodies (see the per-core budget in `h1`).
+    pub fn held(&self) -> usize {
+        self.held
     }
 
     /// Build the iovecs for the unwritten bytes; returns (pointer, count).
@@ -160,13 +173,15 @@ impl OutBuf {
         self.sent >= self.total()
     }
 
-    pub fn clear(&mut self) {
+    /// Drop everything queued; returns the heap bytes that were held (see [`OutBuf::held`]).
+    pub fn clear(&mut self) -> usize {
         self.data.clear();
         self.parts.clear();
         self.iov.clear();
         self.mark = 0;
         self.body_bytes = 0;
         self.sent = 0;
+        std::mem::take(&mut self.held)
     }
 }
 

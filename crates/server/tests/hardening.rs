@@ -445,7 +445,98 @@ fn compression_is_bounded(mode: Mode) {
     );
 }
 
+fn rss_kib(pid: u32) -> u64 {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// Item 3: bodies referenced by queued responses count against a per-core bound (and real
+/// bytes against the per-connection one): slow readers pipelining many distinct files cannot
+/// grow the server's memory with their number, and every request is still answered.
+fn queued_responses_cannot_grow_memory(mode: Mode) {
+    let site = Site::new();
+    for i in 0..40u8 {
+        fs::write(site.root.join(format!("f{i}.bin")), vec![i; 60_000]).unwrap();
+    }
+    let server = site.start(mode, &["--cache-size", "1"]);
+    // Warm up: every file loaded once (the cache keeps what fits in 1 MiB).
+    for i in 0..40 {
+        assert_eq!(get(&server, &format!("/f{i}.bin"), "").body.len(), 60_000);
+    }
+    let base = rss_kib(server.child.id());
+    let mut clients = Vec::new();
+    for c in 0..30usize {
+        let s = socket2_small_rcvbuf(server.port);
+        let reqs: String = (0..10)
+            .map(|k| format!("GET /f{}.bin HTTP/1.1\r\nHost: x\r\n\r\n", (c * 7 + k) % 40))
+            .collect();
+        (&s).write_all(reqs.as_bytes()).unwrap();
+        clients.push(s);
+    }
+    std::thread::sleep(Duration::from_millis(1500)); // nobody reads
+    let stalled = rss_kib(server.child.id());
+    eprintln!("RSS with 30 stalled pipelining readers: {base} KiB -> {stalled} KiB");
+    assert!(
+        stalled < base + 4096,
+        "30 stalled readers grew RSS from {base} KiB to {stalled} KiB"
+    );
+    for (c, s) in clients.iter_mut().enumerate() {
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        for k in 0..10 {
+            let r =
+                read_response(s, false).unwrap_or_else(|e| panic!("client {c} response {k}: {e}"));
+            assert_eq!(
+                r.body,
+                vec![((c * 7 + k) % 40) as u8; 60_000],
+                "client {c} response {k}"
+            );
+        }
+    }
+}
+
+/// A client socket with a 4 KiB receive buffer (set before connecting, so the window stays
+/// small), connected to the server.
+fn socket2_small_rcvbuf(port: u16) -> std::net::TcpStream {
+    use std::os::fd::FromRawFd;
+    // SAFETY: plain socket creation; the descriptor is owned by the TcpStream below.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+    assert!(fd >= 0);
+    let size: libc::c_int = 4096;
+    // SAFETY: a pointer to a live c_int and its size.
+    unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&size as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as u32,
+        )
+    };
+    // SAFETY: fd is a fresh socket owned by nobody else.
+    let s = unsafe { std::net::TcpStream::from_raw_fd(fd) };
+    let sa = libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: port.to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from_ne_bytes([127, 0, 0, 1]),
+        },
+        sin_zero: [0; 8],
+    };
+    // SAFETY: connect reads the sockaddr we pass, with its exact size.
+    let r = unsafe {
+        libc::connect(
+            fd,
+            (&sa as *const libc::sockaddr_in).cast(),
+            std::mem::size_of::<libc::sockaddr_in>() as u32,
+        )
+    };
+    assert_eq!(r, 0, "connect");
+    s
+}
+
 per_mode!(
+    queued_responses_cannot_grow_memory,
     compression_is_bounded,
     links_are_not_served_stale,
     chunked_framing_is_strict,

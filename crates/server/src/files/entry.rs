@@ -60,6 +60,12 @@ pub struct FileEntry {
 }
 
 impl FileEntry {
+    /// Whether the body in `coding` lives on the heap (in memory, or a compressed variant)
+    /// rather than in a file mapping.
+    pub fn on_heap(&self, coding: Coding) -> bool {
+        coding != Coding::Identity || matches!(self.identity, Body::Mem(_))
+    }
+
     /// The validator of the representation in `coding` (the variant need not be built yet).
     pub fn etag_of(&self, coding: Coding) -> &[u8] {
         match coding {

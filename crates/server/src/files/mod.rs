@@ -138,6 +138,11 @@ impl FileCache {
         Ok(cache)
     }
 
+    /// The cache's memory bound, bytes.
+    pub fn budget(&self) -> usize {
+        self.budget
+    }
+
     /// One line for the start-up banner.
     pub fn describe(&self) -> String {
         format!(

@@ -153,6 +153,15 @@ impl<D: Driver> Worker<D> {
         if fed.last {
             conn.state.last_response();
         }
+        if fed.waiting && !conn.state.waiting() {
+            // Out of response budget: stop reading this client and queue it for a turn.
+            conn.state.set_waiting(true);
+            if conn.state.pause() {
+                self.submit(key, Op::CancelRecv);
+            }
+            self.waiting.push_back((key as u32, self.gens[key]));
+        }
+        let conn = &mut self.conns[key];
         let writing = conn.state.writing();
         if fed.head_started || (fed.body_progress && !writing) {
             self.rearm(key);
@@ -194,7 +203,8 @@ impl<D: Driver> Worker<D> {
             self.start_write(key); // partial write: resume where it stopped
             return;
         }
-        act.out.clear();
+        let held = act.out.clear();
+        self.ctx.acts.budget.release(held);
         if conn.state.is_last() {
             self.linger(key);
             return;
@@ -275,7 +285,7 @@ impl<D: Driver> Worker<D> {
             self.start_write(key);
             return;
         }
-        if conn.state.recv() == Recv::Paused {
+        if conn.state.recv() == Recv::Paused && !conn.state.waiting() {
             // Nothing is queued or being written, so what the stash holds is one incomplete
             // request: receiving must go on for it to complete (or to reach the head limit and
             // get its 431), however far it is past the pause mark.
@@ -296,6 +306,29 @@ impl<D: Driver> Worker<D> {
             // The peer is done sending and everything it asked for has been answered, or we
             // are stopping and this connection is between requests.
             self.begin_close(key, false);
+            self.settle(key);
+        }
+    }
+
+    /// Give waiting connections their turn while the response budget lasts, oldest first.
+    pub(super) fn wake_waiting(&mut self) {
+        while !self.ctx.acts.budget.full() {
+            let Some((key, generation)) = self.waiting.pop_front() else {
+                return;
+            };
+            let key = key as usize;
+            if self.gens[key] != generation || !self.conns.contains(key) {
+                continue; // closed meanwhile
+            }
+            let conn = &mut self.conns[key];
+            conn.state.set_waiting(false);
+            // A connection still writing goes on when its write completes (`on_write`).
+            if !conn.state.writing() && conn.state.takes_requests() {
+                if let Some(act) = conn.act.as_mut() {
+                    let fed = h1::resume(act, &mut self.ctx.cx());
+                    self.fed(key, fed);
+                }
+            }
             self.settle(key);
         }
     }

@@ -117,6 +117,7 @@ impl Ctx {
                 now: self.clock.now,
             },
             outcomes: &mut self.outcomes,
+            budget: &mut self.acts.budget,
             turn: self.clock.turn,
         }
     }
@@ -166,6 +167,8 @@ pub struct Worker<D: Driver> {
     transports: Transports,
     /// Connections whose receive ran out of pool buffers, re-armed after the batch.
     starved: Vec<u32>,
+    /// Connections whose requests wait for the response budget, oldest first (key, generation).
+    waiting: std::collections::VecDeque<(u32, u16)>,
     accept_armed: bool,
     accept_backoff: bool,
     stopping: Option<Instant>,
@@ -177,6 +180,9 @@ pub struct Worker<D: Driver> {
 
 impl<D: Driver> Worker<D> {
     pub fn new(d: D, seat: Seat, shared: Arc<Shared>, files: FileCache) -> Self {
+        // Queued responses may hold as much heap as this core's share of the file cache (at
+        // least 1 MiB): together a bound on what files cost this core, whatever the clients do.
+        let held_limit = files.budget().max(1 << 20);
         let now = Instant::now();
         let mut ctx = Ctx {
             timeout_secs: shared.timeouts.secs(),
@@ -189,7 +195,7 @@ impl<D: Driver> Worker<D> {
                 skew: 0,
             },
             files,
-            acts: ActPool::default(),
+            acts: ActPool::new(held_limit),
             wheel: Wheel::new(0),
             outcomes: Outcomes::default(),
         };
@@ -204,6 +210,7 @@ impl<D: Driver> Worker<D> {
             ctx,
             transports: Transports::new(),
             starved: Vec::new(),
+            waiting: std::collections::VecDeque::new(),
             accept_armed: false,
             accept_backoff: false,
             stopping: None,
@@ -279,6 +286,7 @@ impl<D: Driver> Worker<D> {
             }
             self.dispatch(c);
         }
+        self.wake_waiting();
         // Receives that ran out of pool buffers are re-armed now that this batch's buffers
         // have been released.
         for key in std::mem::take(&mut self.starved) {
