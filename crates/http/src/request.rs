@@ -98,7 +98,8 @@ pub fn parse<'a, 'h>(
         body,
         keep_alive,
         host: framing.host,
-        expect_continue: framing.expect_continue,
+        // RFC 9110 §10.1.1: a 100-continue expectation in an HTTP/1.0 request is ignored.
+        expect_continue: framing.expect_continue && line.version == Version::Http11,
     }))
 }
 

@@ -12,6 +12,8 @@ pub enum RouteId {
     Files = 1,
     /// The request could not be parsed (or its body was malformed): answered by the protocol.
     Error = 2,
+    /// The server as a whole (`OPTIONS *`).
+    Server = 3,
 }
 
 impl RouteId {
@@ -20,6 +22,7 @@ impl RouteId {
             RouteId::Hello => "hello",
             RouteId::Files => "files",
             RouteId::Error => "error",
+            RouteId::Server => "server",
         }
     }
 }
@@ -49,8 +52,8 @@ pub struct Outcomes {
     /// Responses by status class: 1xx .. 5xx.
     pub by_class: [u64; 5],
     pub bytes: u64,
-    /// Requests by responder: hello, files, error.
-    pub by_route: [u64; 3],
+    /// Requests by responder: hello, files, error, server.
+    pub by_route: [u64; 4],
     /// Responses after which the connection closed.
     pub closes: u64,
 }
@@ -70,7 +73,7 @@ impl Outcomes {
     pub fn report(&self) -> String {
         let (c, r) = (&self.by_class, &self.by_route);
         format!(
-            "requests={} 1xx={} 2xx={} 3xx={} 4xx={} 5xx={} {}={} {}={} {}={} closes={} bytes={}",
+            "requests={} 1xx={} 2xx={} 3xx={} 4xx={} 5xx={} {}={} {}={} {}={} {}={} closes={} bytes={}",
             self.requests,
             c[0],
             c[1],
@@ -83,6 +86,8 @@ impl Outcomes {
             r[1],
             RouteId::Error.name(),
             r[2],
+            RouteId::Server.name(),
+            r[3],
             self.closes,
             self.bytes
         )
@@ -116,11 +121,12 @@ mod tests {
         }
         assert_eq!(o.requests, 7);
         assert_eq!(o.by_class, [1, 2, 1, 2, 1]);
-        assert_eq!(o.by_route, [2, 4, 1]);
+        assert_eq!(o.by_route, [2, 4, 1, 0]);
         assert_eq!(o.bytes, 70);
         assert_eq!(
             o.report(),
-            "requests=7 1xx=1 2xx=2 3xx=1 4xx=2 5xx=1 hello=2 files=4 error=1 closes=1 bytes=70"
+            "requests=7 1xx=1 2xx=2 3xx=1 4xx=2 5xx=1 hello=2 files=4 error=1 server=0 closes=1 \
+             bytes=70"
         );
     }
 }

@@ -34,14 +34,16 @@ pub enum Responder {
     Hello,
     /// The static file tree.
     Files,
+    /// The server as a whole: the asterisk-form target (RFC 9112 §3.2.4), `OPTIONS *` only.
+    Server,
 }
 
 /// Pick the responder for a request.
 pub fn route(req: &Request<'_, '_>) -> Responder {
-    if path_of(req) == b"/hello" {
-        Responder::Hello
-    } else {
-        Responder::Files
+    match path_of(req) {
+        b"/hello" => Responder::Hello,
+        b"*" => Responder::Server,
+        _ => Responder::Files,
     }
 }
 
@@ -51,6 +53,7 @@ impl Responder {
         match self {
             Responder::Hello => RouteId::Hello,
             Responder::Files => RouteId::Files,
+            Responder::Server => RouteId::Server,
         }
     }
 
@@ -61,6 +64,18 @@ impl Responder {
 
     /// Write the response; returns its status.
     pub fn answer(self, req: &Request<'_, '_>, res: &mut Response<'_>, sv: &mut Services) -> u16 {
+        // RFC 9110 §9.1: a method the server does not recognise is 501; a known one that the
+        // resource does not allow is 405 with Allow.
+        if req.method == Method::Other {
+            return res.status(501, &[], b"");
+        }
+        if self == Responder::Server {
+            // RFC 9110 §9.3.7: OPTIONS * asks about the server; asterisk-form is for nothing else.
+            return match req.method {
+                Method::Options => res.simple(200, TEXT_PLAIN, &[b"Allow: GET, HEAD\r\n"], &[]),
+                _ => res.status(400, &[], b"asterisk-form is only for OPTIONS"),
+            };
+        }
         let get_or_head = matches!(req.method, Method::Get | Method::Head);
         if !get_or_head {
             return res.method_not_allowed(b"GET, HEAD");
@@ -68,6 +83,7 @@ impl Responder {
         match self {
             Responder::Hello => res.fixed(200, TEXT_PLAIN, HELLO),
             Responder::Files => crate::files::serve::serve(req, path_of(req), res, sv),
+            Responder::Server => unreachable!("answered above"),
         }
     }
 }

@@ -535,7 +535,79 @@ fn socket2_small_rcvbuf(port: u16) -> std::net::TcpStream {
     s
 }
 
+/// One rule: its name, the request, the status, and a header that must have a value ("" for
+/// none to check).
+type Rule = (
+    &'static str,
+    &'static [u8],
+    u16,
+    (&'static str, &'static str),
+);
+
+/// The RFC 9110 / 9112 decisions, one row per rule.
+fn rfc_rules_table(mode: Mode) {
+    let server = Server::start(mode);
+    let rows: &[Rule] = &[
+        // RFC 9110 §9.3.7 and RFC 9112 §3.2.4: OPTIONS * is about the server; asterisk-form is
+        // for nothing else.
+        ("OPTIONS *", b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", 200, ("allow", "GET, HEAD")),
+        ("OPTIONS * has no content", b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", 200, ("content-length", "0")),
+        ("GET *", b"GET * HTTP/1.1\r\nHost: x\r\n\r\n", 400, ("", "")),
+        ("DELETE *", b"DELETE * HTTP/1.1\r\nHost: x\r\n\r\n", 400, ("", "")),
+        // §9.1: unrecognised methods are 501; known, not allowed ones 405 with Allow (§15.5.6).
+        ("unknown method", b"PURGE /index.html HTTP/1.1\r\nHost: x\r\n\r\n", 501, ("", "")),
+        ("unknown method on /hello", b"BREW /hello HTTP/1.1\r\nHost: x\r\n\r\n", 501, ("", "")),
+        ("known, not allowed", b"DELETE /index.html HTTP/1.1\r\nHost: x\r\n\r\n", 405, ("allow", "GET, HEAD")),
+        ("OPTIONS on a file", b"OPTIONS /index.html HTTP/1.1\r\nHost: x\r\n\r\n", 405, ("allow", "GET, HEAD")),
+        // RFC 9112 §3.2 and RFC 9110 §7.2: exactly one valid Host in HTTP/1.1.
+        ("no Host", b"GET / HTTP/1.1\r\n\r\n", 400, ("", "")),
+        ("two Hosts", b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400, ("", "")),
+        ("Host with a path", b"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", 400, ("", "")),
+        ("Host with userinfo", b"GET / HTTP/1.1\r\nHost: u@a\r\n\r\n", 400, ("", "")),
+        ("HTTP/1.0 needs no Host", b"GET /hello HTTP/1.0\r\n\r\n", 200, ("connection", "close")),
+        ("absolute-form", b"GET http://other/hello HTTP/1.1\r\nHost: x\r\n\r\n", 200, ("", "")),
+        // RFC 9112 §2.3: other versions are 505.
+        ("HTTP/1.2", b"GET / HTTP/1.2\r\nHost: x\r\n\r\n", 505, ("", "")),
+        ("HTTP/2.0", b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505, ("", "")),
+        // RFC 9112 §2.2, §5.1, §5.2: line endings, field names, folding.
+        ("bare CR", b"GET / HTTP/1.1\rHost: x\r\n\r\n", 400, ("", "")),
+        ("space before colon", b"GET / HTTP/1.1\r\nHost : x\r\n\r\n", 400, ("", "")),
+        ("obs-fold", b"GET / HTTP/1.1\r\nHost: x\r\nX: a\r\n b\r\n\r\n", 400, ("", "")),
+        ("space after the start line", b"GET / HTTP/1.1\r\n Host: x\r\n\r\n", 400, ("", "")),
+        // RFC 9112 §6.1, §6.3: framing.
+        ("CL and TE", b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400, ("", "")),
+        ("TE in HTTP/1.0", b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400, ("", "")),
+        ("unknown coding", b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501, ("", "")),
+        ("two lengths", b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400, ("", "")),
+        ("bad length", b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +1\r\n\r\n", 400, ("", "")),
+        // RFC 9110 §10.1.1: an expectation other than 100-continue is 417.
+        ("unknown expectation", b"GET / HTTP/1.1\r\nHost: x\r\nExpect: x\r\n\r\n", 417, ("", "")),
+    ];
+    for (rule, raw, status, (name, value)) in rows {
+        let r = exchange(&server, raw);
+        assert_eq!(r.status, *status, "{rule}");
+        if !name.is_empty() {
+            assert_eq!(r.header(name), Some(*value), "{rule}");
+        }
+    }
+    // RFC 9110 §10.1.1: 100-continue in an HTTP/1.0 request is ignored: the body is read as
+    // usual and the connection goes on.
+    let mut s = server.connect();
+    s.write_all(
+        b"POST /hello HTTP/1.0\r\nConnection: keep-alive\r\nExpect: 100-continue\r\n\
+          Content-Length: 5\r\n\r\nhelloGET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+    )
+    .unwrap();
+    let r = read_response(&mut s, false).unwrap();
+    assert_eq!(
+        (r.status, r.header("connection")),
+        (405, Some("keep-alive"))
+    );
+    assert_eq!(read_response(&mut s, false).unwrap().body, b"Hello, World!");
+}
+
 per_mode!(
+    rfc_rules_table,
     queued_responses_cannot_grow_memory,
     compression_is_bounded,
     links_are_not_served_stale,
