@@ -178,14 +178,7 @@ fn a_dead_worker_stops_the_process(mode: Mode) {
             std::thread::sleep(Duration::from_millis(20));
         };
         assert_eq!(status.code(), Some(1), "{fault}");
-        let mut err = String::new();
-        server
-            .child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut err)
-            .unwrap();
+        let err = stderr_of(&mut server);
         assert!(err.contains(message), "{fault}: {err}");
         for c in &mut conns {
             let mut rest = Vec::new();
@@ -329,17 +322,18 @@ fn links_are_not_served_stale(mode: Mode) {
     let _ = fs::remove_dir_all(&outside);
 }
 
+/// Everything the server wrote to its (piped) standard error, once it has exited.
+fn stderr_of(server: &mut Server) -> String {
+    let mut err = String::new();
+    let mut pipe = server.child.stderr.take().expect("stderr was piped");
+    pipe.read_to_string(&mut err).unwrap();
+    err
+}
+
 /// The counters a worker prints at exit (one line per worker; summed).
 fn exit_counters(server: &mut Server) -> std::collections::HashMap<String, u64> {
     assert_eq!(server.stop().and_then(|s| s.code()), Some(0));
-    let mut err = String::new();
-    server
-        .child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    let err = stderr_of(server);
     let mut sums = std::collections::HashMap::new();
     for line in err.lines().filter(|l| l.contains(" accepted=")) {
         for (k, v) in line.split_whitespace().filter_map(|w| w.split_once('=')) {
