@@ -604,3 +604,49 @@ fn write_completing_after_its_timeout_is_not_resumed() {
     h.complete(cancel, Ok(0));
     finish_close(&mut h, &c, &ops);
 }
+
+#[test]
+fn response_budget_makes_later_requests_wait_in_order() {
+    let mut h = harness();
+    // One cached in-memory body (the bundled index) is more than this budget.
+    h.w.ctx.acts.budget.limit = 100;
+    let get_index = b"GET /index.html HTTP/1.1\r\nHost: a\r\n\r\n";
+    let a = h.accept();
+    let b = h.accept();
+    let c = h.accept();
+    h.send(&a, get_index);
+    let (wa, da) = write_of(&h.ops());
+    assert!(h.w.ctx.acts.budget.full());
+    // b and c wait: no response started, their receives are paused.
+    h.send(&b, get_index);
+    h.send(&c, HELLO);
+    let ops = h.ops();
+    assert!(!has(&ops, |o| matches!(o, Op::Write { .. })), "{ops:?}");
+    assert!(has(
+        &ops,
+        |o| matches!(o, Op::Cancel { target, .. } if *target == b.recv)
+    ));
+    assert!(h.w.conns[b.key].state.waiting() && h.w.conns[c.key].state.waiting());
+    h.complete(b.recv, Err(Errno::ECANCELED));
+    h.complete(c.recv, Err(Errno::ECANCELED));
+    // a's write completes: the budget is free again, b goes first and fills it, c still waits.
+    h.complete(wa, Ok(da.len() as u32));
+    let ops = h.ops();
+    let (wb, db) = write_of(&ops);
+    assert_eq!(wb.slot as usize, b.key);
+    assert!(db.starts_with(b"HTTP/1.1 200 OK\r\n"));
+    assert!(h.w.conns[c.key].state.waiting());
+    h.complete(wb, Ok(db.len() as u32));
+    let ops = h.ops();
+    let (wc, dc) = write_of(&ops);
+    assert_eq!(wc.slot as usize, c.key);
+    assert!(dc.ends_with(b"Hello, World!"));
+    // Both resumed receiving once answered.
+    assert!(has(
+        &ops,
+        |o| matches!(o, Op::Recv { token, .. } if token.slot as usize == b.key)
+    ));
+    h.complete(wc, Ok(dc.len() as u32));
+    assert_eq!(h.w.ctx.acts.budget.held, 0);
+    assert!(!h.w.conns[c.key].state.waiting());
+}
