@@ -40,10 +40,13 @@ pub enum Responder {
 
 /// Pick the responder for a request.
 pub fn route(req: &Request<'_, '_>) -> Responder {
-    match path_of(req) {
-        b"/hello" => Responder::Hello,
-        b"*" => Responder::Server,
-        _ => Responder::Files,
+    let p = path_of(req);
+    if p == b"/hello" {
+        Responder::Hello
+    } else if p.len() == 1 && p[0] == b'*' {
+        Responder::Server
+    } else {
+        Responder::Files
     }
 }
 
@@ -64,26 +67,21 @@ impl Responder {
 
     /// Write the response; returns its status.
     pub fn answer(self, req: &Request<'_, '_>, res: &mut Response<'_>, sv: &mut Services) -> u16 {
-        // RFC 9110 §9.1: a method the server does not recognise is 501; a known one that the
-        // resource does not allow is 405 with Allow.
-        if req.method == Method::Other {
-            return res.status(501, &[], b"");
-        }
-        if self == Responder::Server {
-            // RFC 9110 §9.3.7: OPTIONS * asks about the server; asterisk-form is for nothing else.
-            return match req.method {
-                Method::Options => res.simple(200, TEXT_PLAIN, &[b"Allow: GET, HEAD\r\n"], &[]),
-                _ => res.status(400, &[], b"asterisk-form is only for OPTIONS"),
-            };
-        }
-        let get_or_head = matches!(req.method, Method::Get | Method::Head);
-        if !get_or_head {
-            return res.method_not_allowed(b"GET, HEAD");
-        }
-        match self {
-            Responder::Hello => res.fixed(200, TEXT_PLAIN, HELLO),
-            Responder::Files => crate::files::serve::serve(req, path_of(req), res, sv),
-            Responder::Server => unreachable!("answered above"),
+        match (self, req.method) {
+            (Responder::Hello, Method::Get | Method::Head) => res.fixed(200, TEXT_PLAIN, HELLO),
+            (Responder::Files, Method::Get | Method::Head) => {
+                crate::files::serve::serve(req, path_of(req), res, sv)
+            }
+            // RFC 9110 §9.1: a method the server does not recognise is 501; a known one that
+            // the resource does not allow is 405 with Allow.
+            (_, Method::Other) => res.status(501, &[], b""),
+            // RFC 9110 §9.3.7: OPTIONS * asks about the server; the asterisk-form is for
+            // nothing else (RFC 9112 §3.2.4).
+            (Responder::Server, Method::Options) => {
+                res.simple(200, TEXT_PLAIN, &[b"Allow: GET, HEAD\r\n"], &[])
+            }
+            (Responder::Server, _) => res.status(400, &[], b"asterisk-form is only for OPTIONS"),
+            _ => res.method_not_allowed(b"GET, HEAD"),
         }
     }
 }

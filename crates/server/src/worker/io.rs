@@ -154,12 +154,7 @@ impl<D: Driver> Worker<D> {
             conn.state.last_response();
         }
         if fed.waiting && !conn.state.waiting() {
-            // Out of response budget: stop reading this client and queue it for a turn.
-            conn.state.set_waiting(true);
-            if conn.state.pause() {
-                self.submit(key, Op::CancelRecv);
-            }
-            self.waiting.push_back((key as u32, self.gens[key]));
+            self.start_waiting(key);
         }
         let conn = &mut self.conns[key];
         let writing = conn.state.writing();
@@ -310,8 +305,28 @@ impl<D: Driver> Worker<D> {
         }
     }
 
+    /// Out of response budget: stop reading this client and queue it for a turn.
+    #[cold]
+    fn start_waiting(&mut self, key: usize) {
+        let conn = &mut self.conns[key];
+        conn.state.set_waiting(true);
+        if conn.state.pause() {
+            self.submit(key, Op::CancelRecv);
+        }
+        self.waiting.push_back((key as u32, self.gens[key]));
+    }
+
     /// Give waiting connections their turn while the response budget lasts, oldest first.
+    #[inline]
     pub(super) fn wake_waiting(&mut self) {
+        if self.waiting.is_empty() {
+            return;
+        }
+        self.wake_waiting_slow();
+    }
+
+    #[cold]
+    fn wake_waiting_slow(&mut self) {
         while !self.ctx.acts.budget.full() {
             let Some((key, generation)) = self.waiting.pop_front() else {
                 return;

@@ -175,6 +175,8 @@ pub struct Worker<D: Driver> {
     /// Scratch for due wheel entries (kept to avoid allocating every tick).
     due: Vec<Entry>,
     fault: Option<Fault>,
+    /// An injected `Fault::Error` fired: the loop returns an error after this turn.
+    failed: bool,
     pub stats: Stats,
 }
 
@@ -216,6 +218,7 @@ impl<D: Driver> Worker<D> {
             stopping: None,
             due: Vec::new(),
             fault: None,
+            failed: false,
             stats: Stats::default(),
         }
     }
@@ -273,18 +276,12 @@ impl<D: Driver> Worker<D> {
         self.d.wait(events)?;
         self.ctx.refresh_clock();
         for c in events.drain(..) {
-            if c.token.slot == TICK_SLOT {
-                match self.fault.take() {
-                    Some(Fault::Panic) => panic!("injected fault (RINGHTTPD_TEST_FAULT=panic)"),
-                    Some(Fault::Error) => {
-                        return Err(stdio::Error::other(
-                            "injected fault (RINGHTTPD_TEST_FAULT=error)",
-                        ))
-                    }
-                    None => {}
-                }
-            }
             self.dispatch(c);
+        }
+        if self.failed {
+            return Err(stdio::Error::other(
+                "injected fault (RINGHTTPD_TEST_FAULT=error)",
+            ));
         }
         self.wake_waiting();
         // Receives that ran out of pool buffers are re-armed now that this batch's buffers
@@ -387,6 +384,11 @@ impl<D: Driver> Worker<D> {
     // ---- timers and stopping ----
 
     fn on_tick(&mut self) {
+        match self.fault.take() {
+            Some(Fault::Panic) => panic!("injected fault (RINGHTTPD_TEST_FAULT=panic)"),
+            Some(Fault::Error) => self.failed = true,
+            None => {}
+        }
         let now = self.ctx.clock.now;
         if self.ctx.acts.freed_since_trim > TRIM_AFTER {
             // A burst of concurrent requests has passed: hand the freed memory back to the system
