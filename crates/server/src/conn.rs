@@ -15,6 +15,8 @@
 //!   backed up behind a write), `Cancelling` (for the close), `Eof` (the peer sent FIN; final).
 //! - `writing` — a write is in flight (output stability INVARIANT, see `worker`).
 //! - [`TransportKind`] — which transport moves bytes for this connection (see `transport`).
+//! - `waiting` — its requests wait for the core's response budget (see `h1::Budget`); its
+//!   receive is paused meanwhile, and stays paused until the worker gives it its turn.
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::time::Duration;
