@@ -11,7 +11,7 @@
 //! Descriptors handed to [`Driver::close`] are really closed (they are owned).
 
 use std::collections::VecDeque;
-use std::os::fd::{IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
 use crate::{BufId, Completion, Driver, Errno, Token};
@@ -146,9 +146,8 @@ impl Driver for ScriptDriver {
     }
 
     fn close(&mut self, fd: OwnedFd, token: Token) {
-        let raw = fd.into_raw_fd();
-        // SAFETY: `raw` came from an OwnedFd we now own; it is closed exactly once, here.
-        drop(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(raw) });
+        let raw = fd.as_raw_fd();
+        drop(fd); // closed now, exactly once
         self.ops.push(Op::Close { fd: raw, token });
     }
 

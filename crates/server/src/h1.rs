@@ -116,9 +116,15 @@ impl ActPool {
         self.free.pop().unwrap_or_else(|| Box::new(Active::new()))
     }
 
-    pub fn give(&mut self, mut a: Box<Active>) {
-        let held = a.out.clear(); // drops references to file bodies
+    /// Drop everything `out` has queued (its references to file bodies) and give the heap bytes
+    /// it held back to the budget.
+    pub fn clear_output(&mut self, out: &mut OutBuf) {
+        let held = out.clear();
         self.budget.release(held);
+    }
+
+    pub fn give(&mut self, mut a: Box<Active>) {
+        self.clear_output(&mut a.out);
         if self.free.len() >= POOL {
             self.freed_since_trim += 1;
             return; // enough pooled for this core's usual concurrency: free it
@@ -226,7 +232,7 @@ fn process(act: &mut Active, cx: &mut Cx, data: &[u8], fed: &mut Fed) -> usize {
     // One field array for every request in `data` (filling it costs 2 KiB of stores): a parse
     // exposes only the fields it wrote, `req.headers`.
     let mut headers = [Header::EMPTY; MAX_HEADERS];
-    while !fed.last && !act.body_pending() && pos < data.len() && act.out.queued() < OUT_HIGH {
+    while !fed.last && !act.body_pending() && pos < data.len() && act.out.total() < OUT_HIGH {
         if cx.budget.full() {
             fed.waiting = true;
             break;

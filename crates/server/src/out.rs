@@ -117,12 +117,6 @@ impl OutBuf {
         self.total() - self.sent
     }
 
-    /// Queued bytes counted against the pipelining high-water mark: every byte, heads and
-    /// bodies alike.
-    pub fn queued(&self) -> usize {
-        self.total()
-    }
-
     /// Heap bytes kept alive by the queued bodies (see the per-core budget in `h1`).
     pub fn held(&self) -> usize {
         self.held

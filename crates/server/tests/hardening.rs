@@ -461,7 +461,7 @@ fn queued_responses_cannot_grow_memory(mode: Mode) {
     let base = rss_kib(server.child.id());
     let mut clients = Vec::new();
     for c in 0..30usize {
-        let s = socket2_small_rcvbuf(server.port);
+        let s = connect_with_small_rcvbuf(server.port);
         let reqs: String = (0..10)
             .map(|k| format!("GET /f{}.bin HTTP/1.1\r\nHost: x\r\n\r\n", (c * 7 + k) % 40))
             .collect();
@@ -491,7 +491,7 @@ fn queued_responses_cannot_grow_memory(mode: Mode) {
 
 /// A client socket with a 4 KiB receive buffer (set before connecting, so the window stays
 /// small), connected to the server.
-fn socket2_small_rcvbuf(port: u16) -> std::net::TcpStream {
+fn connect_with_small_rcvbuf(port: u16) -> std::net::TcpStream {
     use std::os::fd::FromRawFd;
     // SAFETY: plain socket creation; the descriptor is owned by the TcpStream below.
     let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };

@@ -104,6 +104,11 @@ pub struct FileCache {
     pub stats: CacheStats,
 }
 
+/// The path an open descriptor really refers to (symlinks resolved), from /proc.
+fn real_path(fd: &OwnedFd) -> io::Result<PathBuf> {
+    std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+}
+
 fn cstr(p: &[u8]) -> io::Result<CString> {
     CString::new(p).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
 }
@@ -205,8 +210,7 @@ impl FileCache {
         };
         if !self.openat2 {
             // No RESOLVE_BENEATH: check where the descriptor really points.
-            let real = std::fs::read_link(format!("/proc/self/fd/{}", owned.as_raw_fd()))?;
-            if !real.starts_with(&self.root_real) {
+            if !real_path(&owned)?.starts_with(&self.root_real) {
                 return Err(io::Error::from_raw_os_error(libc::EXDEV));
             }
         }
@@ -348,7 +352,7 @@ impl FileCache {
 
     /// Whether `fd`, opened as `key`, really is the file at `root/key` (no symlink on the way).
     fn opened_at(&self, fd: &OwnedFd, key: &[u8]) -> bool {
-        let Ok(real) = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())) else {
+        let Ok(real) = real_path(fd) else {
             return false;
         };
         real.strip_prefix(&self.root_real)

@@ -198,8 +198,7 @@ impl<D: Driver> Worker<D> {
             self.start_write(key); // partial write: resume where it stopped
             return;
         }
-        let held = act.out.clear();
-        self.ctx.acts.budget.release(held);
+        self.ctx.acts.clear_output(&mut act.out);
         if conn.state.is_last() {
             self.linger(key);
             return;

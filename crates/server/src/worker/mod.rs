@@ -104,7 +104,6 @@ impl Ctx {
         c.turn = Instant::now();
         c.now = (c.turn - c.start).as_secs() as u32 + c.skew;
         self.date.update(crate::sys::unix_time_coarse());
-        self.files.new_turn();
     }
 
     /// The request path's view of this worker.
@@ -275,6 +274,7 @@ impl<D: Driver> Worker<D> {
     fn turn(&mut self, events: &mut Vec<Completion>) -> stdio::Result<bool> {
         self.d.wait(events)?;
         self.ctx.refresh_clock();
+        self.ctx.files.new_turn();
         for c in events.drain(..) {
             self.dispatch(c);
         }
