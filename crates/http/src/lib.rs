@@ -123,10 +123,19 @@ pub struct Request<'a, 'h> {
 impl<'a> Request<'a, '_> {
     /// The target's path: everything before `?` (origin-form).
     pub fn path(&self) -> &'a [u8] {
-        match self.target.iter().position(|&b| b == b'?') {
-            Some(i) => &self.target[..i],
-            None => self.target,
-        }
+        &self.target[..self.query_start()]
+    }
+
+    /// The target's query with its leading `?`, or empty.
+    pub fn query(&self) -> &'a [u8] {
+        &self.target[self.query_start()..]
+    }
+
+    fn query_start(&self) -> usize {
+        self.target
+            .iter()
+            .position(|&b| b == b'?')
+            .unwrap_or(self.target.len())
     }
 
     /// The first field named `name` (ASCII case-insensitive).

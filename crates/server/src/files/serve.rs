@@ -21,13 +21,13 @@ pub fn serve(req: &Request<'_, '_>, path: &[u8], res: &mut Response<'_>, sv: &mu
         Ok(Lookup::Redirect) => {
             // Same-origin, always: the normalised path (one leading `/`, no empty segments), so
             // `//host/..` or encoded dot segments can never turn into another host.
-            let query = match req.target.iter().position(|&b| b == b'?') {
-                Some(q) => &req.target[q..],
-                None => b"",
-            };
             let norm = sv.files.normalized();
             let slash: &[u8] = if norm.is_empty() { b"" } else { b"/" };
-            res.status(301, &[b"Location: /", norm, slash, query, b"\r\n"], b"")
+            res.status(
+                301,
+                &[b"Location: /", norm, slash, req.query(), b"\r\n"],
+                b"",
+            )
         }
         Ok(Lookup::Forbidden) => res.status(403, &[], b""),
         Ok(Lookup::NotFound) => res.status(404, &[], b""),
