@@ -32,6 +32,12 @@ pub struct Config {
     pub limits: ringhttpd_http::Limits,
     /// File cache budget per process, in bytes, split across threads.
     pub cache_size: usize,
+    /// How long a deferred answer may take (504 beyond).
+    pub handler_timeout: Duration,
+    /// Heap bytes the requests in flight may hold per process, split across threads.
+    pub response_budget: usize,
+    /// Deferred answers awaited per worker at most.
+    pub max_deferred: usize,
 }
 
 pub const USAGE: &str = "\
@@ -54,12 +60,16 @@ usage: ringhttpd [options]
   --max-request-line B     longest request line, bytes; 414 beyond (default 8192)
   --max-header-size B      largest request head, bytes; 431 beyond (default 16384)
   --max-body B             largest request body, bytes; 413 beyond (default 1048576)
+  --handler-timeout S      longest wait for a deferred answer, seconds; 504 beyond (default 30)
+  --response-budget MIB    memory for responses and request bodies in flight, per process;
+                           requests wait beyond it (default 64)
+  --max-deferred N         deferred answers awaited per worker; requests wait beyond (default 1024)
   -h, --help               this text
 ";
 
-impl Config {
-    pub fn from_args(args: impl IntoIterator<Item = String>) -> Result<Option<Config>, String> {
-        let mut cfg = Config {
+impl Default for Config {
+    fn default() -> Config {
+        Config {
             listen: "127.0.0.1:8080".parse().expect("valid default"),
             root: PathBuf::from("www"),
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -72,7 +82,16 @@ impl Config {
             write_timeout: Duration::from_secs(60),
             cache_size: 64 << 20,
             limits: ringhttpd_http::Limits::default(),
-        };
+            handler_timeout: Duration::from_secs(30),
+            response_budget: 64 << 20,
+            max_deferred: 1024,
+        }
+    }
+}
+
+impl Config {
+    pub fn from_args(args: impl IntoIterator<Item = String>) -> Result<Option<Config>, String> {
+        let mut cfg = Config::default();
         if let Ok(mask) = std::env::var("RINGHTTPD_URING_FEATURES") {
             cfg.uring_features = UringFeatures::parse(&mask)
                 .map_err(|e| format!("RINGHTTPD_URING_FEATURES: {e}"))?;
@@ -130,6 +149,11 @@ impl Config {
                 }
                 "--max-body" => cfg.limits.max_body = number(&flag, &value()?, 0, 1 << 40)? as u64,
                 "--cache-size" => cfg.cache_size = number(&flag, &value()?, 1, 1 << 20)? << 20,
+                "--handler-timeout" => cfg.handler_timeout = seconds(&flag, &value()?)?,
+                "--response-budget" => {
+                    cfg.response_budget = number(&flag, &value()?, 1, 1 << 20)? << 20
+                }
+                "--max-deferred" => cfg.max_deferred = number(&flag, &value()?, 1, 1 << 24)?,
                 _ => return Err(format!("unknown option `{arg}` (see --help)")),
             }
         }

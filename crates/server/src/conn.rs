@@ -65,6 +65,8 @@ pub enum Timeout {
     Body = 2,
     Write = 3,
     Linger = 4,
+    /// A handler deferred its answer and it has not come.
+    Handler = 5,
 }
 
 /// The timeouts a state can choose from.
@@ -75,17 +77,19 @@ pub struct Timeouts {
     pub body: Duration,
     pub write: Duration,
     pub linger: Duration,
+    pub handler: Duration,
 }
 
 impl Timeouts {
     /// Whole seconds (at least 1) per [`Timeout`], indexed by it: what the timer wheel files.
-    pub fn secs(&self) -> [u32; 5] {
+    pub fn secs(&self) -> [u32; 6] {
         [
             self.keepalive,
             self.header,
             self.body,
             self.write,
             self.linger,
+            self.handler,
         ]
         .map(|d| d.as_secs().clamp(1, u32::MAX as u64) as u32)
     }
@@ -175,14 +179,15 @@ impl State {
     }
 
     /// The timeout that applies in this state, or `None` when none does (closing).
-    /// `input` (part of a request head is buffered) and `body` (a request body is still
-    /// arriving) come from the per-request state.
+    /// `input` (part of a request head is buffered), `body` (a request body is still
+    /// arriving) and `deferred` (a handler's answer is awaited) come from the per-request state.
     #[inline]
-    pub fn timeout(self, input: bool, body: bool) -> Option<Timeout> {
+    pub fn timeout(self, input: bool, body: bool, deferred: bool) -> Option<Timeout> {
         Some(match self.phase() {
             Phase::Closing | Phase::Closed => return None,
             Phase::Lingering => Timeout::Linger,
             _ if self.writing() => Timeout::Write,
+            _ if deferred => Timeout::Handler,
             _ if body => Timeout::Body,
             // Slowloris: the whole head must arrive within one header timeout.
             Phase::New => Timeout::Header,
@@ -385,11 +390,16 @@ impl Conn {
     /// The timeout that applies now (see [`State::timeout`]).
     #[inline]
     pub fn timeout(&self) -> Option<Timeout> {
-        let (input, body) = self
-            .act
-            .as_ref()
-            .map_or((false, false), |a| (!a.input.is_empty(), a.body_pending()));
-        self.state.timeout(input, body)
+        let (input, body, deferred) = self.act.as_ref().map_or((false, false, false), |a| {
+            (!a.input.is_empty(), a.body_pending(), a.awaiting())
+        });
+        self.state.timeout(input, body, deferred)
+    }
+
+    /// A handler's answer is awaited or waits to be written.
+    #[inline]
+    pub fn deferred(&self) -> bool {
+        self.act.as_ref().is_some_and(|a| a.deferred())
     }
 }
 
@@ -403,6 +413,7 @@ mod tests {
         body: Duration::from_secs(50),
         write: Duration::from_secs(40),
         linger: Duration::from_secs(5),
+        handler: Duration::from_secs(30),
     };
 
     #[test]
@@ -529,23 +540,41 @@ mod tests {
     fn each_state_has_its_timeout() {
         use Timeout::*;
         let mut s = State::new(TransportKind::Plain);
-        assert_eq!(s.timeout(false, false), Some(Header), "new: header timeout");
-        s.request_started();
-        assert_eq!(s.timeout(false, false), Some(KeepAlive), "idle keep-alive");
         assert_eq!(
-            s.timeout(true, false),
+            s.timeout(false, false, false),
+            Some(Header),
+            "new: header timeout"
+        );
+        s.request_started();
+        assert_eq!(
+            s.timeout(false, false, false),
+            Some(KeepAlive),
+            "idle keep-alive"
+        );
+        assert_eq!(
+            s.timeout(true, false, false),
             Some(Header),
             "part of a head buffered"
         );
-        assert_eq!(s.timeout(false, true), Some(Body), "body arriving");
+        assert_eq!(s.timeout(false, true, false), Some(Body), "body arriving");
+        assert_eq!(
+            s.timeout(true, false, true),
+            Some(Handler),
+            "an answer is awaited"
+        );
         s.write_started();
-        assert_eq!(s.timeout(true, true), Some(Write), "writing wins");
+        assert_eq!(s.timeout(true, true, false), Some(Write), "writing wins");
+        assert_eq!(
+            s.timeout(true, true, true),
+            Some(Write),
+            "writing wins over a deferral"
+        );
         s.write_ended();
         s.last_response();
         s.linger();
-        assert_eq!(s.timeout(false, false), Some(Linger), "lingering");
+        assert_eq!(s.timeout(false, false, false), Some(Linger), "lingering");
         s.close();
-        assert_eq!(s.timeout(false, false), None, "closing has none");
+        assert_eq!(s.timeout(false, false, false), None, "closing has none");
         let secs = T.secs();
         assert_eq!(secs[KeepAlive as usize], 75);
         assert_eq!(secs[Linger as usize], 5);

@@ -1,23 +1,33 @@
-//! HTTP/1 request input: framing, the stash of unparsed bytes, body skipping, and answering.
+//! HTTP/1 request input: framing, the stash of unparsed bytes, request bodies (skipped or
+//! gathered), deferred answers, and answering.
 //!
 //! Owns: [`Active`] (per-request state: output queue, stashed input, the rest of the current
-//! body), its per-core pool ([`ActPool`]), and [`feed`] / [`resume`], the two entry points from
-//! the connection: bytes arrived, or a write finished and stashed requests can go on. Both end
-//! in [`process`], the one loop that skips what is left of a body, then parses and answers
-//! every complete request. Does not own: the socket, timeouts or the connection's lifecycle
-//! (the caller acts on the returned [`Fed`]), nor what answers a request (`route`).
+//! body, a body being gathered, a deferred answer awaited), its per-core pool ([`ActPool`]),
+//! and [`feed`] / [`resume`], the two entry points from the connection: bytes arrived, or a
+//! write finished (or a deferred answer came) and stashed requests can go on. Both end in
+//! [`process`], the one loop that writes a deferred answer that is ready, goes on with what is
+//! left of a body, then parses and answers every complete request. Does not own: the socket,
+//! timeouts or the connection's lifecycle (the caller acts on the returned [`Fed`]), nor what
+//! answers a request (`route`).
 //!
 //! Bytes are parsed in place in the driver's buffer when nothing is pending; only a partial
-//! request, or requests that arrive while a write is in flight, are copied into the stash.
+//! request, or requests that arrive while a write is in flight or a deferred answer is awaited,
+//! are copied into the stash. A request whose whole body is in the buffer is handed to its
+//! handler in place; one whose body is still arriving has its head copied aside and its body
+//! gathered into a pooled buffer (a chunked body is always decoded into that buffer).
 
 use std::time::Instant;
 
-use ringhttpd_http::{parse, Body, ChunkedDecoder, Error, Header, HttpDate, Limits, Status};
+use ringhttpd_http::{
+    parse, Body, ChunkedDecoder, Error, Header, HttpDate, Limits, Request, Status, Version,
+};
 
+use crate::api::Answer;
 use crate::out::OutBuf;
 use crate::outcome::{Outcome, Outcomes, RouteId};
-use crate::respond::Response;
-use crate::route::{route, BodyUse, Services};
+use crate::respond::{Connection, Response};
+use crate::route::{self, ConnRef, Routed, Services};
+use crate::router::BodyUse;
 
 /// Header fields per request (431 beyond).
 const MAX_HEADERS: usize = 64;
@@ -36,14 +46,39 @@ enum BodyLeft {
     Chunked(Box<ChunkedDecoder>),
 }
 
+/// A request whose body is being gathered for its handler.
+#[derive(Default)]
+struct Gather {
+    on: bool,
+    /// The request's head, copied out of the receive buffer (parsed again when the body is
+    /// complete).
+    head: Vec<u8>,
+    /// The decoded body so far.
+    body: Vec<u8>,
+    /// Bytes taken from the core's budget for this body.
+    reserved: usize,
+}
+
+/// A request whose handler deferred its answer.
+pub struct Pending {
+    seq: u32,
+    conn: Connection,
+    head_only: bool,
+    close: bool,
+    /// The answer, once it has come (written when no write is in flight).
+    ready: Option<Answer>,
+}
+
 /// Per-request state, held only by a connection in the middle of a request (input or body still
-/// arriving, or output queued) and returned to the pool as soon as it is idle again: an idle
-/// keep-alive connection owns no buffer at all.
+/// arriving, output queued, or an answer deferred) and returned to the pool as soon as it is idle
+/// again: an idle keep-alive connection owns no buffer at all.
 pub struct Active {
     pub out: OutBuf,
     /// Unparsed input (partial request, or requests waiting behind a write). Usually empty.
     pub input: Vec<u8>,
     body: BodyLeft,
+    gather: Gather,
+    pending: Option<Pending>,
 }
 
 impl Active {
@@ -52,12 +87,45 @@ impl Active {
             out: OutBuf::new(),
             input: Vec::new(),
             body: BodyLeft::None,
+            gather: Gather::default(),
+            pending: None,
         }
     }
 
-    /// Nothing queued, stashed or still arriving.
+    /// Nothing queued, stashed, still arriving or awaited.
     pub fn idle(&self) -> bool {
-        self.out.pending() == 0 && self.input.is_empty() && !self.body_pending()
+        self.out.pending() == 0
+            && self.input.is_empty()
+            && !self.body_pending()
+            && !self.gather.on
+            && self.pending.is_none()
+    }
+
+    /// A deferred answer is awaited (not yet come).
+    #[inline]
+    pub fn awaiting(&self) -> bool {
+        self.pending.as_ref().is_some_and(|p| p.ready.is_none())
+    }
+
+    /// A deferred answer is awaited or waits to be written.
+    #[inline]
+    pub fn deferred(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// The sequence number of the deferred request awaited, if any.
+    pub fn awaited_seq(&self) -> Option<u32> {
+        self.pending
+            .as_ref()
+            .filter(|p| p.ready.is_none())
+            .map(|p| p.seq)
+    }
+
+    /// The deferred answer has come (or timed out): it is written at the next `resume`.
+    pub fn deliver(&mut self, answer: Answer) {
+        if let Some(p) = self.pending.as_mut() {
+            p.ready = Some(answer);
+        }
     }
 
     /// Part of a request body is still to arrive.
@@ -67,20 +135,25 @@ impl Active {
     }
 }
 
-/// The per-core bound on heap memory kept alive by queued responses (bodies of cache entries,
-/// evicted ones included, referenced until their write completes). While it is spent no new
-/// response is started on this core: requests wait in their connection's stash (its receive
-/// paused) and are answered, in arrival order, as writes complete. A response may pass the
-/// bound only when nothing else is held, so the memory is at most the bound plus one body.
+/// The per-core bound on the work in flight: heap memory kept alive by queued responses
+/// (generated heads and bodies, and bodies of cache entries, evicted ones included, referenced
+/// until their write completes) and by request bodies being gathered, and the number of
+/// deferred answers awaited. While it is spent no new request is started on this core:
+/// requests wait in their connection's stash (its receive paused) and are answered, in arrival
+/// order, as writes complete. What is already under way finishes, so the memory is at most the
+/// bound plus what the requests already started add (one response or body each).
 #[derive(Debug)]
 pub struct Budget {
     pub held: usize,
     pub limit: usize,
+    pub deferred: u32,
+    pub max_deferred: u32,
 }
 
 impl Budget {
+    #[inline]
     pub fn full(&self) -> bool {
-        self.held >= self.limit
+        self.held >= self.limit || self.deferred >= self.max_deferred
     }
 
     pub fn release(&mut self, n: usize) {
@@ -100,14 +173,17 @@ pub struct ActPool {
 }
 
 impl ActPool {
-    /// A pool whose queued responses may hold `limit` heap bytes.
-    pub fn new(limit: usize) -> ActPool {
+    /// A pool whose requests in flight may hold `limit` heap bytes and await `max_deferred`
+    /// deferred answers.
+    pub fn new(limit: usize, max_deferred: u32) -> ActPool {
         ActPool {
             free: Vec::new(),
             freed_since_trim: 0,
             budget: Budget {
                 held: 0,
                 limit: limit.max(1),
+                deferred: 0,
+                max_deferred: max_deferred.max(1),
             },
         }
     }
@@ -125,6 +201,16 @@ impl ActPool {
 
     pub fn give(&mut self, mut a: Box<Active>) {
         self.clear_output(&mut a.out);
+        if a.pending.take().is_some() {
+            self.budget.deferred -= 1;
+        }
+        let g = &mut a.gather;
+        self.budget.release(std::mem::take(&mut g.reserved));
+        g.on = false;
+        g.head.clear();
+        g.body.clear();
+        g.head.shrink_to(KEEP_CAPACITY);
+        g.body.shrink_to(KEEP_CAPACITY);
         if self.free.len() >= POOL {
             self.freed_since_trim += 1;
             return; // enough pooled for this core's usual concurrency: free it
@@ -146,6 +232,8 @@ pub struct Cx<'a> {
     pub budget: &'a mut Budget,
     /// When this loop turn began (outcome records measure from it).
     pub turn: Instant,
+    /// The connection being served.
+    pub conn: ConnRef,
 }
 
 /// What feeding bytes changed, for the connection to act on.
@@ -168,8 +256,8 @@ pub struct Fed {
 #[inline]
 pub fn feed(act: &mut Active, cx: &mut Cx, mut data: &[u8], writing: bool) -> Fed {
     let mut fed = Fed::default();
-    if writing || !act.input.is_empty() {
-        if act.input.is_empty() {
+    if writing || !act.input.is_empty() || act.deferred() {
+        if act.input.is_empty() && !act.gather.on {
             // Body bytes are dropped now rather than stashed.
             match skip_body(&mut act.body, data) {
                 Ok(k) => data = &data[k..],
@@ -215,24 +303,53 @@ fn stash(act: &mut Active, data: &[u8]) {
     act.input.extend_from_slice(data);
 }
 
-/// Skip what is left of a body at the start of `data`, then parse and answer every complete
-/// request; returns the bytes consumed. Sets `fed.last` when the connection must close after
-/// the responses queued (and then consumes everything).
+/// Write a deferred answer that is ready, go on with what is left of a body at the start of
+/// `data`, then parse and answer every complete request; returns the bytes consumed. Sets
+/// `fed.last` when the connection must close after the responses queued (and then consumes
+/// everything).
 fn process(act: &mut Active, cx: &mut Cx, data: &[u8], fed: &mut Fed) -> usize {
-    // The rest of a body whose request was answered already: if it is malformed the framing is
-    // lost, and only the close is left.
+    if let Some(p) = &act.pending {
+        if p.ready.is_none() {
+            return 0; // requests behind a deferred one wait for it, in order
+        }
+        write_deferred(act, cx, fed);
+        if fed.last {
+            return data.len();
+        }
+    }
+    // The rest of a body: gathered for its handler, or skipped (its request was answered
+    // already; if it is malformed the framing is lost, and only the close is left).
     let mut pos = 0;
     if act.body_pending() {
-        let Ok(k) = skip_body(&mut act.body, data) else {
-            fed.last = true;
-            return data.len();
-        };
-        pos = k;
+        if act.gather.on {
+            match gather(act, cx, data) {
+                Ok(k) => pos = k,
+                Err(e) => {
+                    answer_error(act, cx, &e);
+                    fed.last = true;
+                    return data.len();
+                }
+            }
+        } else {
+            let Ok(k) = skip_body(&mut act.body, data) else {
+                fed.last = true;
+                return data.len();
+            };
+            pos = k;
+        }
+    }
+    if act.gather.on && !act.body_pending() {
+        answer_gathered(act, cx, fed);
     }
     // One field array for every request in `data` (filling it costs 2 KiB of stores): a parse
     // exposes only the fields it wrote, `req.headers`.
     let mut headers = [Header::EMPTY; MAX_HEADERS];
-    while !fed.last && !act.body_pending() && pos < data.len() && act.out.total() < OUT_HIGH {
+    while !fed.last
+        && act.pending.is_none()
+        && !act.body_pending()
+        && pos < data.len()
+        && act.out.total() < OUT_HIGH
+    {
         if cx.budget.full() {
             fed.waiting = true;
             break;
@@ -246,7 +363,55 @@ fn process(act: &mut Active, cx: &mut Cx, data: &[u8], fed: &mut Fed) -> usize {
                 break;
             }
         };
+        let start = pos;
         pos += req.head_len;
+        let routed = route::route(&req, &mut cx.sv);
+        if routed.responder.body() == BodyUse::Gather {
+            match req.body {
+                Body::None => answer(act, cx, &req, &routed, b"", false, fed),
+                Body::Length(n) if (data.len() - pos) as u64 >= n => {
+                    // The whole body is here: the handler reads it in place.
+                    let body = &data[pos..pos + n as usize];
+                    pos += n as usize;
+                    answer(act, cx, &req, &routed, body, false, fed);
+                }
+                _ => {
+                    act.body = match req.body {
+                        Body::Length(n) => {
+                            reserve(act, cx, n as usize);
+                            BodyLeft::Length(n)
+                        }
+                        _ => BodyLeft::Chunked(Box::new(ChunkedDecoder::new(cx.limits))),
+                    };
+                    act.gather.on = true;
+                    match gather(act, cx, &data[pos..]) {
+                        Ok(k) => pos += k,
+                        Err(e) => {
+                            answer_error(act, cx, &e);
+                            fed.last = true;
+                            break;
+                        }
+                    }
+                    if act.body_pending() {
+                        // More is to come: keep the head aside (the receive buffer goes back to
+                        // the pool), and ask for the body if the client waits to be asked.
+                        act.gather
+                            .head
+                            .extend_from_slice(&data[start..start + req.head_len]);
+                        if req.expect_continue && req.version == Version::Http11 {
+                            continue_100(act, cx);
+                        }
+                    } else {
+                        // A chunked body complete in this buffer: its head is still here.
+                        let body = std::mem::take(&mut act.gather.body);
+                        answer(act, cx, &req, &routed, &body, false, fed);
+                        act.gather.body = body;
+                        end_gather(act, cx);
+                    }
+                }
+            }
+            continue;
+        }
         // The client waits for 100 Continue before sending the body; we answer without reading
         // it, so the body may or may not follow: the framing is ambiguous and the connection
         // must end after the response.
@@ -257,9 +422,7 @@ fn process(act: &mut Active, cx: &mut Cx, data: &[u8], fed: &mut Fed) -> usize {
             Body::Length(n) => BodyLeft::Length(n),
             Body::Chunked => BodyLeft::Chunked(Box::new(ChunkedDecoder::new(cx.limits))),
         };
-        // The built-in responders discard bodies: skip what has arrived, answer at once.
-        let responder = route(&req);
-        debug_assert_eq!(responder.body(), BodyUse::Discard);
+        // This responder discards the body: skip what has arrived, answer at once.
         if act.body_pending() {
             match skip_body(&mut act.body, &data[pos..]) {
                 Ok(k) => pos += k,
@@ -270,8 +433,7 @@ fn process(act: &mut Active, cx: &mut Cx, data: &[u8], fed: &mut Fed) -> usize {
                 }
             }
         }
-        fed.last |= answer(act, cx, &req, responder, must_close);
-        fed.answered = true;
+        answer(act, cx, &req, &routed, b"", must_close, fed);
     }
     if fed.last {
         data.len()
@@ -280,28 +442,170 @@ fn process(act: &mut Active, cx: &mut Cx, data: &[u8], fed: &mut Fed) -> usize {
     }
 }
 
-/// Answer one request and record its outcome; returns whether the connection closes after it.
+/// Take `n` bytes of the core's budget for a body being gathered.
+fn reserve(act: &mut Active, cx: &mut Cx, n: usize) {
+    act.gather.reserved += n;
+    cx.budget.held += n;
+}
+
+/// Gather body bytes at the start of `data` into the pooled body buffer; returns how many
+/// belonged to the body. A chunked body's growth is charged to the budget as it comes.
+fn gather(act: &mut Active, cx: &mut Cx, data: &[u8]) -> Result<usize, Error> {
+    let g = &mut act.gather;
+    let used = match &mut act.body {
+        BodyLeft::None => return Ok(0),
+        BodyLeft::Length(n) => {
+            let k = (*n).min(data.len() as u64) as usize;
+            if g.body.capacity() == 0 {
+                g.body.reserve(g.reserved.min(64 * 1024));
+            }
+            g.body.extend_from_slice(&data[..k]);
+            *n -= k as u64;
+            if *n == 0 {
+                act.body = BodyLeft::None;
+            }
+            k
+        }
+        BodyLeft::Chunked(d) => {
+            let body = &mut g.body;
+            match d.feed(data, |piece| body.extend_from_slice(piece)) {
+                Ok(p) => {
+                    if p.done {
+                        act.body = BodyLeft::None;
+                    }
+                    p.consumed
+                }
+                Err(e) => {
+                    act.body = BodyLeft::None;
+                    return Err(e);
+                }
+            }
+        }
+    };
+    if g.body.len() > g.reserved {
+        let more = g.body.len() - g.reserved;
+        reserve(act, cx, more);
+    }
+    Ok(used)
+}
+
+/// `100 Continue` (RFC 9110 §10.1.1): the client may send the body now.
+fn continue_100(act: &mut Active, cx: &mut Cx) {
+    let held = act.out.held();
+    act.out
+        .data
+        .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+    cx.budget.held += act.out.held() - held;
+}
+
+/// The body of the request whose head was kept aside is complete: answer it.
+fn answer_gathered(act: &mut Active, cx: &mut Cx, fed: &mut Fed) {
+    let head = std::mem::take(&mut act.gather.head);
+    let body = std::mem::take(&mut act.gather.body);
+    let mut headers = [Header::EMPTY; MAX_HEADERS];
+    match parse(&head, &mut headers, cx.limits) {
+        Ok(Status::Complete(req)) => {
+            let routed = route::route(&req, &mut cx.sv);
+            answer(act, cx, &req, &routed, &body, false, fed);
+        }
+        // It parsed before; it is the same bytes.
+        _ => unreachable!("a kept head parses again"),
+    }
+    act.gather.head = head;
+    act.gather.body = body;
+    end_gather(act, cx);
+}
+
+fn end_gather(act: &mut Active, cx: &mut Cx) {
+    let g = &mut act.gather;
+    g.on = false;
+    g.head.clear();
+    g.body.clear();
+    cx.budget.release(std::mem::take(&mut g.reserved));
+}
+
+/// Answer one request and record its outcome (unless its handler deferred the answer).
+#[allow(clippy::too_many_arguments)]
 fn answer(
     act: &mut Active,
     cx: &mut Cx,
-    req: &ringhttpd_http::Request<'_, '_>,
-    responder: crate::route::Responder,
+    req: &Request<'_, '_>,
+    routed: &Routed,
+    body: &[u8],
     must_close: bool,
-) -> bool {
+    fed: &mut Fed,
+) {
     let close = must_close || !req.keep_alive;
     let (before, held) = (act.out.total(), act.out.held());
-    let mut res = Response::to(&mut act.out, cx.date, req, close);
-    let status = responder.answer(req, &mut res, &mut cx.sv);
+    let res = Response::to(&mut act.out, cx.date, req, close);
+    let conn = res.connection();
+    let done = route::answer(routed, req, res, &mut cx.sv, body, cx.conn);
     cx.budget.held += act.out.held() - held;
-    record(act, cx, before, status, responder.id(), close);
-    close
+    fed.answered = true;
+    if let Some(seq) = done.deferred {
+        cx.budget.deferred += 1;
+        cx.outcomes.deferred += 1;
+        act.pending = Some(Pending {
+            seq,
+            conn,
+            head_only: req.method == ringhttpd_http::Method::Head,
+            close,
+            ready: None,
+        });
+        return;
+    }
+    if done.panicked {
+        cx.outcomes.panics += 1;
+    }
+    let close = close || done.panicked;
+    record(act, cx, before, done.status, routed.responder.id(), close);
+    fed.last |= close;
+}
+
+/// Write the deferred answer that has come (or its 500/504), and record its outcome.
+fn write_deferred(act: &mut Active, cx: &mut Cx, fed: &mut Fed) {
+    let p = act.pending.take().expect("checked by the caller");
+    cx.budget.deferred -= 1;
+    let (before, held) = (act.out.total(), act.out.held());
+    let mut res = Response::resumed(&mut act.out, cx.date, p.conn, p.head_only);
+    let status = match p.ready.expect("checked by the caller") {
+        Answer::Ready {
+            status,
+            headers,
+            body,
+        } => {
+            res.start(status);
+            res.header(&[&headers]);
+            if status == 204 || status == 304 {
+                res.finish_without_length();
+            } else {
+                res.finish(body.len() as u64);
+                res.body(&[&body]);
+            }
+            status
+        }
+        Answer::Dropped => {
+            cx.outcomes.deferred_dropped += 1;
+            res.status(500, &[], b"the handler dropped its deferred response")
+        }
+        Answer::Expired => {
+            cx.outcomes.deferred_expired += 1;
+            res.status(504, &[], b"the handler did not answer in time")
+        }
+        Answer::Bad(why) => res.status(500, &[], why.as_bytes()),
+    };
+    cx.budget.held += act.out.held() - held;
+    record(act, cx, before, status, RouteId::Handler, p.close);
+    fed.answered = true;
+    fed.last |= p.close;
 }
 
 /// Answer a request that could not be parsed (the connection closes after it).
 fn answer_error(act: &mut Active, cx: &mut Cx, e: &Error) {
-    let before = act.out.total();
+    let (before, held) = (act.out.total(), act.out.held());
     let status =
         Response::closing(&mut act.out, cx.date).status(e.status(), &[], e.detail().as_bytes());
+    cx.budget.held += act.out.held() - held;
     record(act, cx, before, status, RouteId::Error, true);
 }
 

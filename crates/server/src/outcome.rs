@@ -8,21 +8,34 @@ use std::time::Instant;
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
 #[repr(u8)]
 pub enum RouteId {
-    Hello = 0,
+    /// A registered handler.
+    Handler = 0,
+    /// A file mount.
     Files = 1,
     /// The request could not be parsed (or its body was malformed): answered by the protocol.
     Error = 2,
     /// The server as a whole (`OPTIONS *`).
     Server = 3,
+    /// No route took it: 404, 405, 501, or a path that does not decode (400).
+    Unrouted = 4,
 }
 
 impl RouteId {
+    pub const ALL: [RouteId; 5] = [
+        RouteId::Handler,
+        RouteId::Files,
+        RouteId::Error,
+        RouteId::Server,
+        RouteId::Unrouted,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
-            RouteId::Hello => "hello",
+            RouteId::Handler => "handlers",
             RouteId::Files => "files",
             RouteId::Error => "error",
             RouteId::Server => "server",
+            RouteId::Unrouted => "unrouted",
         }
     }
 }
@@ -52,10 +65,17 @@ pub struct Outcomes {
     /// Responses by status class: 1xx .. 5xx.
     pub by_class: [u64; 5],
     pub bytes: u64,
-    /// Requests by responder: hello, files, error, server.
-    pub by_route: [u64; 4],
+    /// Requests by responder, indexed by [`RouteId`].
+    pub by_route: [u64; 5],
     /// Responses after which the connection closed.
     pub closes: u64,
+    /// Handlers that panicked (answered 500).
+    pub panics: u64,
+    /// Answers deferred; of those, handles dropped unanswered (500) and answers that did not
+    /// come in time (504).
+    pub deferred: u64,
+    pub deferred_dropped: u64,
+    pub deferred_expired: u64,
 }
 
 impl Outcomes {
@@ -71,26 +91,26 @@ impl Outcomes {
 
     /// `requests=N 2xx=N ...` for the exit report.
     pub fn report(&self) -> String {
-        let (c, r) = (&self.by_class, &self.by_route);
-        format!(
-            "requests={} 1xx={} 2xx={} 3xx={} 4xx={} 5xx={} {}={} {}={} {}={} {}={} closes={} bytes={}",
-            self.requests,
-            c[0],
-            c[1],
-            c[2],
-            c[3],
-            c[4],
-            RouteId::Hello.name(),
-            r[0],
-            RouteId::Files.name(),
-            r[1],
-            RouteId::Error.name(),
-            r[2],
-            RouteId::Server.name(),
-            r[3],
+        use std::fmt::Write;
+        let c = &self.by_class;
+        let mut s = format!(
+            "requests={} 1xx={} 2xx={} 3xx={} 4xx={} 5xx={}",
+            self.requests, c[0], c[1], c[2], c[3], c[4]
+        );
+        for r in RouteId::ALL {
+            let _ = write!(s, " {}={}", r.name(), self.by_route[r as usize]);
+        }
+        let _ = write!(
+            s,
+            " closes={} bytes={} panics={} deferred={} deferred_dropped={} deferred_expired={}",
             self.closes,
-            self.bytes
-        )
+            self.bytes,
+            self.panics,
+            self.deferred,
+            self.deferred_dropped,
+            self.deferred_expired
+        );
+        s
     }
 }
 
@@ -102,13 +122,13 @@ mod tests {
     fn counts_by_class() {
         let mut o = Outcomes::default();
         for (status, route) in [
-            (200, RouteId::Hello),
+            (200, RouteId::Handler),
             (206, RouteId::Files),
             (304, RouteId::Files),
             (404, RouteId::Files),
             (400, RouteId::Error),
             (500, RouteId::Files),
-            (101, RouteId::Hello),
+            (101, RouteId::Handler),
         ] {
             o.record(&Outcome {
                 status,
@@ -121,12 +141,12 @@ mod tests {
         }
         assert_eq!(o.requests, 7);
         assert_eq!(o.by_class, [1, 2, 1, 2, 1]);
-        assert_eq!(o.by_route, [2, 4, 1, 0]);
+        assert_eq!(o.by_route, [2, 4, 1, 0, 0]);
         assert_eq!(o.bytes, 70);
         assert_eq!(
             o.report(),
-            "requests=7 1xx=1 2xx=2 3xx=1 4xx=2 5xx=1 hello=2 files=4 error=1 server=0 closes=1 \
-             bytes=70"
+            "requests=7 1xx=1 2xx=2 3xx=1 4xx=2 5xx=1 handlers=2 files=4 error=1 server=0 \
+             unrouted=0 closes=1 bytes=70 panics=0 deferred=0 deferred_dropped=0 deferred_expired=0"
         );
     }
 }

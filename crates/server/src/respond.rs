@@ -80,6 +80,32 @@ impl<'a> Response<'a> {
         }
     }
 
+    /// A response on the rules recorded for a request answered later (deferred).
+    #[inline]
+    pub fn resumed(
+        out: &'a mut OutBuf,
+        date: &'a HttpDate,
+        conn: Connection,
+        head_only: bool,
+    ) -> Self {
+        Response {
+            out,
+            date,
+            conn,
+            head_only,
+        }
+    }
+
+    /// The `Date` this response carries.
+    pub fn date(&self) -> &'a HttpDate {
+        self.date
+    }
+
+    /// The connection rule this response follows (kept for a deferred answer).
+    pub fn connection(&self) -> Connection {
+        self.conn
+    }
+
     /// A response that closes the connection and whose request is unknown (parse errors).
     #[inline]
     pub fn closing(out: &'a mut OutBuf, date: &'a HttpDate) -> Self {
@@ -142,14 +168,32 @@ impl<'a> Response<'a> {
     /// A complete response with a body known in one piece (the `/hello` path: every copy is
     /// of a constant or a single slice, no loop over pieces).
     #[inline(always)]
-    pub fn fixed(&mut self, status: u16, ctype: &[u8], body: &[u8]) -> u16 {
+    pub fn fixed_with(&mut self, status: u16, ctype: &[u8], body: &[u8]) -> u16 {
         self.start(status);
-        self.out.data.extend_from_slice(ctype);
+        let o = &mut self.out.data;
+        o.extend_from_slice(b"Content-Type: ");
+        o.extend_from_slice(ctype);
+        o.extend_from_slice(b"\r\n");
         self.finish(body.len() as u64);
         if !self.head_only {
             self.out.data.extend_from_slice(body);
         }
         status
+    }
+
+    /// The body was written into the output buffer from `start` on, after a head missing only
+    /// its `Content-Length`: put that line (and the end of the head) in front of the body. For
+    /// `HEAD` the body is dropped and only its length is sent.
+    pub fn finish_body_at(&mut self, start: usize) {
+        let len = self.out.data.len() - start;
+        if self.head_only {
+            self.out.data.truncate(start);
+            self.finish(len as u64);
+            return;
+        }
+        let tail = self.out.data.len();
+        self.finish(len as u64);
+        self.out.move_tail(start, tail);
     }
 
     /// A complete short response: its whole `Content-Type` line, `extra` header pieces, and a

@@ -1,52 +1,87 @@
-//! Routing: a parsed request -> the [`Responder`] that answers it. This is the handler seam:
-//! the handler-API issue adds a responder that calls registered Rust handlers (with the request
-//! body gathered first, see [`Responder::body`]), and the WebSocket issue one that takes the
-//! connection over after `101 Switching Protocols`. The connection state machine only sees
-//! "answer this request"; what answers it lives here and in the responders.
+//! Routing and answering: a parsed request -> the [`Responder`] the route table picks (see
+//! `router`) -> its answer. This is the handler seam: registered Rust handlers (with the
+//! request body gathered first, see [`crate::router::BodyUse`]) and file mounts are responders
+//! like the server's own answers (404, 405, 501, `OPTIONS *`); the WebSocket issue adds one
+//! that takes the connection over after `101 Switching Protocols`. The connection state machine
+//! only sees "answer this request"; what answers it lives here.
+
+use std::os::fd::RawFd;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
 
 use ringhttpd_http::{Method, Request};
 
+use crate::api::{self, DeferCx, Locals, Mailbox};
 use crate::files::FileCache;
 use crate::outcome::RouteId;
-use crate::respond::{Response, TEXT_PLAIN};
-
-const HELLO: &[u8] = b"Hello, World!";
+use crate::respond::Response;
+use crate::router::{Params, PathScratch, Responder, RoutedPath, Router};
 
 /// What a responder may use besides the request: the per-core services.
 pub struct Services<'a> {
-    pub files: &'a mut FileCache,
+    /// One cache per file mount, by mount index.
+    pub files: &'a mut [FileCache],
     /// Seconds since the worker started (the coarse clock of the cache's re-checks).
     pub now: u32,
+    pub router: &'a Router,
+    pub scratch: &'a mut Scratch,
+    pub locals: &'a Locals,
+    pub mailbox: &'a Arc<Mailbox>,
+    /// Sequence numbers of deferred requests on this core.
+    pub next_seq: &'a mut u32,
 }
 
-/// What a request's body is for.
-#[derive(Copy, Clone, PartialEq, Eq, Debug)]
-pub enum BodyUse {
-    /// Not read by the responder: skipped (so the next pipelined request starts at the right
-    /// byte) while the response goes out at once.
-    Discard,
+/// Per-core scratch of the answering path (capacity kept, contents per request).
+pub struct Scratch {
+    pub path: PathScratch,
+    /// A handler's header lines.
+    pub headers: Vec<u8>,
 }
 
-/// Who answers a request.
-#[derive(Copy, Clone, PartialEq, Eq, Debug)]
-pub enum Responder {
-    /// The built-in `GET /hello`.
-    Hello,
-    /// The static file tree.
-    Files,
-    /// The server as a whole: the asterisk-form target (RFC 9112 §3.2.4), `OPTIONS *` only.
-    Server,
+impl Scratch {
+    pub fn new() -> Scratch {
+        Scratch {
+            path: PathScratch::new(),
+            headers: Vec::with_capacity(1024),
+        }
+    }
+}
+
+/// The connection a request came on (what a deferred answer is addressed to).
+#[derive(Copy, Clone, Debug)]
+pub struct ConnRef {
+    pub key: u32,
+    pub generation: u16,
+    pub fd: RawFd,
+}
+
+/// A routed request.
+pub struct Routed {
+    pub responder: Responder,
+    pub which: RoutedPath,
+    pub params: Params,
+}
+
+/// How a request was answered.
+pub struct Done {
+    pub status: u16,
+    /// The handler deferred its answer: the sequence number it awaits under.
+    pub deferred: Option<u32>,
+    /// The handler panicked (answered 500; the connection closes).
+    pub panicked: bool,
 }
 
 /// Pick the responder for a request.
-pub fn route(req: &Request<'_, '_>) -> Responder {
-    let p = path_of(req);
-    if p == b"/hello" {
-        Responder::Hello
-    } else if p.len() == 1 && p[0] == b'*' {
-        Responder::Server
-    } else {
-        Responder::Files
+#[inline]
+pub fn route(req: &Request<'_, '_>, sv: &mut Services) -> Routed {
+    let mut params = Params::default();
+    let (responder, which) =
+        sv.router
+            .route(req.method, path_of(req), &mut sv.scratch.path, &mut params);
+    Routed {
+        responder,
+        which,
+        params,
     }
 }
 
@@ -54,34 +89,146 @@ impl Responder {
     /// The name outcome records carry.
     pub fn id(self) -> RouteId {
         match self {
-            Responder::Hello => RouteId::Hello,
-            Responder::Files => RouteId::Files,
+            Responder::Handler { .. } => RouteId::Handler,
+            Responder::Files { .. } => RouteId::Files,
             Responder::Server => RouteId::Server,
+            _ => RouteId::Unrouted,
         }
     }
+}
 
-    /// What happens to the request body.
-    pub fn body(self) -> BodyUse {
-        BodyUse::Discard
+/// Write the response to a routed request.
+#[inline]
+pub fn answer(
+    routed: &Routed,
+    req: &Request<'_, '_>,
+    mut res: Response<'_>,
+    sv: &mut Services,
+    body: &[u8],
+    conn: ConnRef,
+) -> Done {
+    let status = match routed.responder {
+        Responder::Handler { id, entry } => {
+            return call(routed, id, entry, req, res, sv, body, conn)
+        }
+        Responder::Files { mount, from } => {
+            let path: &[u8] = match routed.which {
+                RoutedPath::Raw => path_of(req),
+                RoutedPath::Decoded => &sv.scratch.path.path,
+            };
+            let prefix = sv.router.mounts[mount as usize].prefix.as_bytes();
+            match req.method {
+                Method::Get | Method::Head => crate::files::serve::serve(
+                    req,
+                    &path[from as usize..],
+                    prefix,
+                    routed.which == RoutedPath::Decoded,
+                    &mut res,
+                    &mut sv.files[mount as usize],
+                    sv.now,
+                ),
+                _ => res.method_not_allowed(b"GET, HEAD"),
+            }
+        }
+        // RFC 9110 §9.3.7: OPTIONS * asks about the server; the asterisk-form is for nothing
+        // else (RFC 9112 §3.2.4).
+        Responder::Server => match req.method {
+            Method::Options => res.simple(
+                200,
+                crate::respond::TEXT_PLAIN,
+                &[b"Allow: ", &sv.router.server_allow, b"\r\n"],
+                &[],
+            ),
+            Method::Other => res.status(501, &[], b""),
+            _ => res.status(400, &[], b"asterisk-form is only for OPTIONS"),
+        },
+        Responder::NotFound => res.status(404, &[], b""),
+        // RFC 9110 §9.1: a method the server does not recognise is 501; a known one that the
+        // resource does not allow is 405 with Allow.
+        Responder::NotImplemented => res.status(501, &[], b""),
+        Responder::NotAllowed { entry } => res.method_not_allowed(sv.router.allow(entry)),
+        Responder::BadPath(e) => res.status(400, &[], e.detail().as_bytes()),
+    };
+    Done {
+        status,
+        deferred: None,
+        panicked: false,
     }
+}
 
-    /// Write the response; returns its status.
-    pub fn answer(self, req: &Request<'_, '_>, res: &mut Response<'_>, sv: &mut Services) -> u16 {
-        match (self, req.method) {
-            (Responder::Hello, Method::Get | Method::Head) => res.fixed(200, TEXT_PLAIN, HELLO),
-            (Responder::Files, Method::Get | Method::Head) => {
-                crate::files::serve::serve(req, path_of(req), res, sv)
+/// Run a handler. A panic is caught at this boundary: what the handler wrote is dropped and the
+/// client gets a 500, after which the connection closes (the worker goes on serving).
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn call(
+    routed: &Routed,
+    id: u16,
+    entry: u16,
+    req: &Request<'_, '_>,
+    res: Response<'_>,
+    sv: &mut Services,
+    body: &[u8],
+    conn: ConnRef,
+) -> Done {
+    let path: &[u8] = match routed.which {
+        RoutedPath::Raw => path_of(req),
+        RoutedPath::Decoded => &sv.scratch.path.path,
+    };
+    let view = api::Request {
+        head: req,
+        // Raw paths that reach a handler are ASCII; decoded ones were checked to be UTF-8.
+        path: std::str::from_utf8(path).unwrap_or(""),
+        params: &routed.params,
+        entry,
+        router: sv.router,
+        body,
+        fd: conn.fd,
+        locals: sv.locals,
+    };
+    let handler = sv.router.handler(id);
+    let snap = res.out.snapshot();
+    let mut r = api::Response::new(
+        res,
+        &mut sv.scratch.headers,
+        DeferCx {
+            mailbox: sv.mailbox,
+            key: conn.key,
+            generation: conn.generation,
+            next_seq: sv.next_seq,
+            seq: None,
+        },
+    );
+    match catch_unwind(AssertUnwindSafe(|| handler(&view, &mut r))) {
+        Ok(_) if r.defer.seq.is_some() => Done {
+            status: 0,
+            deferred: r.defer.seq,
+            panicked: false,
+        },
+        Ok(reply) => {
+            // A Reply that is not this response's (kept from another one) is a handler bug.
+            let status = match r.reply() {
+                Some(done) if done == reply => done.status,
+                _ => {
+                    r.w.out.restore(snap);
+                    r.w.status(500, &[], b"the handler returned without writing a response")
+                }
+            };
+            Done {
+                status,
+                deferred: None,
+                panicked: false,
             }
-            // RFC 9110 §9.1: a method the server does not recognise is 501; a known one that
-            // the resource does not allow is 405 with Allow.
-            (_, Method::Other) => res.status(501, &[], b""),
-            // RFC 9110 §9.3.7: OPTIONS * asks about the server; the asterisk-form is for
-            // nothing else (RFC 9112 §3.2.4).
-            (Responder::Server, Method::Options) => {
-                res.simple(200, TEXT_PLAIN, &[b"Allow: GET, HEAD\r\n"], &[])
+        }
+        Err(_) => {
+            let date = r.w.date();
+            let out = r.w.out;
+            out.restore(snap);
+            let status = Response::closing(out, date).status(500, &[], b"the handler panicked");
+            Done {
+                status,
+                deferred: None,
+                panicked: true,
             }
-            (Responder::Server, _) => res.status(400, &[], b"asterisk-form is only for OPTIONS"),
-            _ => res.method_not_allowed(b"GET, HEAD"),
         }
     }
 }
@@ -111,27 +258,61 @@ mod tests {
     use crate::respond::tests::body_len_matches;
     use ringhttpd_http::{parse, Header, HttpDate, Limits, Status};
 
-    fn answer(raw: &[u8]) -> (String, u16) {
+    const HELLO: &[u8] = b"Hello, World!";
+
+    fn router() -> Router {
+        let mut b = Router::builder();
+        b.handle(
+            Method::Get,
+            "/hello",
+            Box::new(|_, res| res.bytes("text/plain", HELLO)),
+        );
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../www");
+        b.files("/", root.into());
+        b.build().unwrap()
+    }
+
+    fn answer_with(router: &Router, raw: &[u8]) -> (String, Done) {
         let mut hs = [Header::EMPTY; 8];
         let Ok(Status::Complete(req)) = parse(raw, &mut hs, &Limits::default()) else {
             panic!("test request must parse")
         };
         let mut out = OutBuf::new();
         let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../www");
-        let mut files = FileCache::new(std::path::Path::new(root), 1 << 20).unwrap();
+        let mut files = [FileCache::new(std::path::Path::new(root), 1 << 20).unwrap()];
         let date = HttpDate::new(0);
-        let mut res = Response::to(&mut out, &date, &req, !req.keep_alive);
+        let res = Response::to(&mut out, &date, &req, !req.keep_alive);
+        let mut scratch = Scratch::new();
+        let locals = Locals::default();
+        let mailbox = Arc::new(Mailbox::new(crate::sys::eventfd().unwrap()));
+        let mut seq = 0;
         let mut sv = Services {
             files: &mut files,
             now: 0,
+            router,
+            scratch: &mut scratch,
+            locals: &locals,
+            mailbox: &mailbox,
+            next_seq: &mut seq,
         };
-        let status = route(&req).answer(&req, &mut res, &mut sv);
-        (String::from_utf8(out.data).unwrap(), status)
+        let routed = route(&req, &mut sv);
+        let conn = ConnRef {
+            key: 0,
+            generation: 0,
+            fd: -1,
+        };
+        let done = answer(&routed, &req, res, &mut sv, b"", conn);
+        (String::from_utf8(out.data).unwrap(), done)
+    }
+
+    fn answer_one(raw: &[u8]) -> (String, u16) {
+        let (r, d) = answer_with(&router(), raw);
+        (r, d.status)
     }
 
     #[test]
     fn hello_and_friends() {
-        let (r, status) = answer(b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n");
+        let (r, status) = answer_one(b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n");
         assert_eq!(status, 200);
         assert!(r.starts_with("HTTP/1.1 200 OK\r\n"));
         assert!(r.contains("\r\nDate: Thu, 01 Jan 1970 00:00:00 GMT\r\n"));
@@ -141,18 +322,18 @@ mod tests {
         assert!(!r.contains("Connection:"));
         body_len_matches(&r);
 
-        let (r, _) = answer(b"HEAD /hello?x HTTP/1.1\r\nHost: a\r\n\r\n");
+        let (r, _) = answer_one(b"HEAD /hello?x HTTP/1.1\r\nHost: a\r\n\r\n");
         assert!(r.contains("Content-Length: 13\r\n") && r.ends_with("\r\n\r\n"));
 
-        let (r, _) = answer(b"GET http://a/hello HTTP/1.1\r\nHost: a\r\n\r\n");
+        let (r, _) = answer_one(b"GET http://a/hello HTTP/1.1\r\nHost: a\r\n\r\n");
         assert!(r.ends_with("Hello, World!"));
 
-        let (r, status) = answer(b"POST /hello HTTP/1.1\r\nHost: a\r\n\r\n");
+        let (r, status) = answer_one(b"POST /hello HTTP/1.1\r\nHost: a\r\n\r\n");
         assert_eq!(status, 405);
         assert!(r.starts_with("HTTP/1.1 405 ") && r.contains("\r\nAllow: GET, HEAD\r\n"));
         body_len_matches(&r);
 
-        let (r, status) = answer(b"GET /nope HTTP/1.1\r\nHost: a\r\n\r\n");
+        let (r, status) = answer_one(b"GET /nope HTTP/1.1\r\nHost: a\r\n\r\n");
         assert_eq!(status, 404);
         assert!(r.starts_with("HTTP/1.1 404 "));
         body_len_matches(&r);
@@ -160,36 +341,57 @@ mod tests {
 
     #[test]
     fn connection_header_follows_the_request() {
-        let (r, _) = answer(b"GET /hello HTTP/1.0\r\n\r\n");
+        let (r, _) = answer_one(b"GET /hello HTTP/1.0\r\n\r\n");
         assert!(r.contains("\r\nConnection: close\r\n"));
-        let (r, _) = answer(b"GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+        let (r, _) = answer_one(b"GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
         assert!(r.contains("\r\nConnection: keep-alive\r\n"));
-        let (r, _) = answer(b"GET /hello HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+        let (r, _) = answer_one(b"GET /hello HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
         assert!(r.contains("\r\nConnection: close\r\n"));
     }
 
     #[test]
-    fn routes() {
-        let mut hs = [Header::EMPTY; 4];
-        for (raw, want) in [
-            (
-                &b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n"[..],
-                Responder::Hello,
-            ),
-            (b"GET /hello/ HTTP/1.1\r\nHost: a\r\n\r\n", Responder::Files),
-            (
-                b"GET http://x/hello HTTP/1.1\r\nHost: a\r\n\r\n",
-                Responder::Hello,
-            ),
-            (
-                b"GET /index.html HTTP/1.1\r\nHost: a\r\n\r\n",
-                Responder::Files,
-            ),
-        ] {
-            let Ok(Status::Complete(req)) = parse(raw, &mut hs, &Limits::default()) else {
-                panic!()
-            };
-            assert_eq!(route(&req), want);
-        }
+    fn handler_bugs_become_500s() {
+        let mut b = Router::builder();
+        b.handle(Method::Get, "/panic", Box::new(|_, _| panic!("boom")));
+        b.handle(
+            Method::Get,
+            "/header",
+            Box::new(|_, res| res.header("Content-Length", "3").text("abc")),
+        );
+        b.handle(
+            Method::Get,
+            "/status",
+            Box::new(|_, res| res.status(42).text("x")),
+        );
+        b.handle(
+            Method::Get,
+            "/write",
+            Box::new(|_, res| {
+                use std::io::Write;
+                let mut w = res.writer("text/csv");
+                write!(w, "a,b\n1,2\n").unwrap();
+                w.finish()
+            }),
+        );
+        let r = b.build().unwrap();
+        let (out, d) = answer_with(&r, b"GET /panic HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert!(d.panicked && d.status == 500, "{out}");
+        assert!(out.contains("Connection: close") && out.ends_with("the handler panicked\n"));
+        body_len_matches(&out);
+        let (out, d) = answer_with(&r, b"GET /header HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert_eq!(d.status, 500, "{out}");
+        assert!(!out.contains("Content-Length: 3"), "{out}");
+        body_len_matches(&out);
+        let (out, d) = answer_with(&r, b"GET /status HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert_eq!(d.status, 500, "{out}");
+        body_len_matches(&out);
+        let (out, d) = answer_with(&r, b"GET /write HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert_eq!(d.status, 200);
+        assert!(
+            out.contains("Content-Type: text/csv\r\nContent-Length: 8\r\n\r\na,b\n1,2\n"),
+            "{out}"
+        );
+        let (out, _) = answer_with(&r, b"HEAD /write HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert!(out.ends_with("Content-Length: 8\r\n\r\n"), "{out}");
     }
 }

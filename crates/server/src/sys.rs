@@ -188,6 +188,45 @@ pub fn eventfd_signal(fd: &OwnedFd) {
     let _ = syscall!(unsafe { libc::write(fd.as_raw_fd(), (&one as *const u64).cast(), 8) });
 }
 
+/// Reset an eventfd's counter (its poll fires again only after the next signal).
+pub fn eventfd_drain(fd: &OwnedFd) {
+    let mut n: u64 = 0;
+    // SAFETY: reads at most 8 bytes into a live u64 from an eventfd we hold; EAGAIN (already
+    // zero) is fine.
+    let _ = syscall!(unsafe { libc::read(fd.as_raw_fd(), (&mut n as *mut u64).cast(), 8) });
+}
+
+/// The address of a connected socket's peer (one `getpeername`, only when a handler asks).
+pub fn peer_addr(fd: RawFd) -> Option<SocketAddr> {
+    // SAFETY: sockaddr_storage is plain data for which all-zero bytes are valid.
+    let mut ss: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: getpeername writes at most `len` bytes into `ss`, which lives across the call.
+    syscall!(unsafe {
+        libc::getpeername(
+            fd,
+            (&mut ss as *mut libc::sockaddr_storage).cast(),
+            &mut len,
+        )
+    })
+    .ok()?;
+    match ss.ss_family as i32 {
+        libc::AF_INET => {
+            // SAFETY: the family says the storage holds a sockaddr_in.
+            let a: &libc::sockaddr_in = unsafe { &*(&ss as *const libc::sockaddr_storage).cast() };
+            let ip = std::net::Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr));
+            Some(SocketAddr::from((ip, u16::from_be(a.sin_port))))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: the family says the storage holds a sockaddr_in6.
+            let a: &libc::sockaddr_in6 = unsafe { &*(&ss as *const libc::sockaddr_storage).cast() };
+            let ip = std::net::Ipv6Addr::from(a.sin6_addr.s6_addr);
+            Some(SocketAddr::from((ip, u16::from_be(a.sin6_port))))
+        }
+        _ => None,
+    }
+}
+
 /// Shut down our sending side (lingering close). Errors (the peer already gone) need no
 /// handling: the close follows either way.
 pub fn shutdown_write(fd: RawFd) {

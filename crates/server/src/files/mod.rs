@@ -144,11 +144,6 @@ impl FileCache {
         Ok(cache)
     }
 
-    /// The cache's memory bound, bytes.
-    pub fn budget(&self) -> usize {
-        self.budget
-    }
-
     /// One line for the start-up banner.
     pub fn describe(&self) -> String {
         format!(
@@ -219,9 +214,28 @@ impl FileCache {
 
     /// Normalise a request path (no query) and look it up. Uses the cache's scratch buffers, so
     /// nothing is allocated or zeroed per request.
-    pub fn resolve(&mut self, path: &[u8], now: u32) -> Result<Lookup, PathError> {
+    ///
+    /// `decoded`: the path was decoded and normalised already (by the router), so it is not
+    /// decoded again (`%252e` must stay the name `%2e`).
+    pub fn resolve(&mut self, path: &[u8], now: u32, decoded: bool) -> Result<Lookup, PathError> {
         let mut norm = std::mem::take(&mut self.norm);
-        let result = match normalize_path(path, &mut self.scratch, &mut norm[..MAX_PATH]) {
+        let normal = if decoded {
+            let rel = path.strip_prefix(b"/").unwrap_or(path);
+            let dir = rel.is_empty() || rel.ends_with(b"/");
+            let rel = rel.strip_suffix(b"/").unwrap_or(rel);
+            if rel.len() > MAX_PATH {
+                Err(PathError::TooLong)
+            } else {
+                norm[..rel.len()].copy_from_slice(rel);
+                Ok(ringhttpd_http::NormalPath {
+                    len: rel.len(),
+                    dir,
+                })
+            }
+        } else {
+            normalize_path(path, &mut self.scratch, &mut norm[..MAX_PATH])
+        };
+        let result = match normal {
             Ok(np) => {
                 self.norm_len = np.len;
                 Ok(self.lookup_in(&mut norm, np.len, np.dir, now))

@@ -9,23 +9,47 @@ use ringhttpd_http::{
     Range, Request,
 };
 
-use super::{FileEntry, Lookup};
+use super::{FileCache, FileEntry, Lookup};
 use crate::respond::{Response, TEXT_PLAIN_UTF8};
-use crate::route::Services;
 
-/// Answer a `GET`/`HEAD` for `path` from the file tree; returns the status.
-pub fn serve(req: &Request<'_, '_>, path: &[u8], res: &mut Response<'_>, sv: &mut Services) -> u16 {
-    match sv.files.resolve(path, sv.now) {
+/// Answer a `GET`/`HEAD` for `path` (relative to the mount at `prefix`, which is `""` for the
+/// root mount) from the file tree; returns the status. `decoded`: see [`FileCache::resolve`].
+pub fn serve(
+    req: &Request<'_, '_>,
+    path: &[u8],
+    prefix: &[u8],
+    decoded: bool,
+    res: &mut Response<'_>,
+    files: &mut FileCache,
+    now: u32,
+) -> u16 {
+    if path.is_empty() {
+        // The mount point itself, named without its slash.
+        return res.status(
+            301,
+            &[b"Location: ", prefix, b"/", req.query(), b"\r\n"],
+            b"",
+        );
+    }
+    match files.resolve(path, now, decoded) {
         Err(e) => res.status(400, &[], e.detail().as_bytes()),
-        Ok(Lookup::File(entry)) => file(req, &entry, res, sv),
+        Ok(Lookup::File(entry)) => file(req, &entry, res, files),
         Ok(Lookup::Redirect) => {
             // Same-origin, always: the normalised path (one leading `/`, no empty segments), so
             // `//host/..` or encoded dot segments can never turn into another host.
-            let norm = sv.files.normalized();
+            let norm = files.normalized();
             let slash: &[u8] = if norm.is_empty() { b"" } else { b"/" };
             res.status(
                 301,
-                &[b"Location: /", norm, slash, req.query(), b"\r\n"],
+                &[
+                    b"Location: ",
+                    prefix,
+                    b"/",
+                    norm,
+                    slash,
+                    req.query(),
+                    b"\r\n",
+                ],
                 b"",
             )
         }
@@ -72,7 +96,7 @@ fn file(
     req: &Request<'_, '_>,
     e: &Rc<FileEntry>,
     res: &mut Response<'_>,
-    sv: &mut Services,
+    files: &mut FileCache,
 ) -> u16 {
     let cond = Conditions::of(req);
     // A Range (on GET) that applies selects the identity coding; otherwise negotiate.
@@ -103,7 +127,7 @@ fn file(
     // that is not smaller than the file is not used. Either way the identity body is as right.
     let usable = coding == Coding::Identity
         || e.variant_ready(coding)
-        || !e.variant_tried(coding) && sv.files.may_compress(e) && e.variant(coding).is_some();
+        || !e.variant_tried(coding) && files.may_compress(e) && e.variant(coding).is_some();
     if !usable {
         coding = Coding::Identity;
         if let Some(status) = preconditions(res, &cond, e, coding) {

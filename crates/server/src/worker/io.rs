@@ -14,6 +14,7 @@ use ringhttpd_ring::{Completion, Driver, Errno, OpKind, Token};
 use super::Worker;
 use crate::conn::{Phase, Recv};
 use crate::h1::{self, Fed};
+use crate::route::ConnRef;
 
 /// Stop receiving (pause the receive) once this much input is stashed behind a write in flight.
 const IN_HIGH: usize = 32 * 1024;
@@ -31,6 +32,16 @@ pub(super) enum Op {
 }
 
 impl<D: Driver> Worker<D> {
+    /// The identity of connection `key` for the request path.
+    #[inline]
+    fn conn_ref(&self, key: usize) -> ConnRef {
+        ConnRef {
+            key: key as u32,
+            generation: self.gens[key],
+            fd: self.conns[key].raw_fd(),
+        }
+    }
+
     /// Restart connection `key`'s timer for its current state.
     #[inline]
     pub(super) fn rearm(&mut self, key: usize) {
@@ -91,6 +102,7 @@ impl<D: Driver> Worker<D> {
     // ---- receiving ----
 
     fn on_recv(&mut self, key: usize, c: Completion) {
+        let at = self.conn_ref(key);
         let conn = &mut self.conns[key];
         if !c.more {
             conn.state.recv_ended(c.result == Ok(0));
@@ -105,7 +117,7 @@ impl<D: Driver> Worker<D> {
                     let fed = match self.transports.input(kind, key, raw) {
                         Ok(plain) => {
                             let act = conn.act.get_or_insert_with(|| self.ctx.acts.take());
-                            h1::feed(act, &mut self.ctx.cx(), plain, conn.state.writing())
+                            h1::feed(act, &mut self.ctx.cx(at), plain, conn.state.writing())
                         }
                         Err(_) => Fed {
                             last: true,
@@ -134,7 +146,7 @@ impl<D: Driver> Worker<D> {
             self.begin_close(key, true);
             return;
         }
-        if conn.state.writing() && input > IN_HIGH && conn.state.pause() {
+        if (conn.state.writing() || conn.deferred()) && input > IN_HIGH && conn.state.pause() {
             // Backpressure: stop reading until the peer reads what we have for it.
             self.submit(key, Op::CancelRecv);
         }
@@ -174,6 +186,7 @@ impl<D: Driver> Worker<D> {
     }
 
     fn on_write(&mut self, key: usize, c: Completion) {
+        let at = self.conn_ref(key);
         let conn = &mut self.conns[key];
         conn.state.write_ended();
         if conn.state.closing() {
@@ -203,12 +216,27 @@ impl<D: Driver> Worker<D> {
             self.linger(key);
             return;
         }
-        // Requests that arrived while we were writing.
-        if !act.input.is_empty() && conn.state.takes_requests() {
-            let fed = h1::resume(act, &mut self.ctx.cx());
+        // Requests that arrived while we were writing, or a deferred answer that came.
+        if (!act.input.is_empty() || act.deferred()) && conn.state.takes_requests() {
+            let fed = h1::resume(act, &mut self.ctx.cx(at));
             self.fed(key, fed);
         }
         self.rearm(key);
+    }
+
+    /// A deferred answer came (or timed out) for `key`: write it now unless a write is in
+    /// flight (then `on_write` does).
+    pub(super) fn answer_ready(&mut self, key: usize) {
+        let at = self.conn_ref(key);
+        let conn = &mut self.conns[key];
+        if !conn.state.writing() && conn.state.takes_requests() {
+            if let Some(act) = conn.act.as_mut() {
+                let fed = h1::resume(act, &mut self.ctx.cx(at));
+                self.fed(key, fed);
+            }
+        }
+        self.rearm(key);
+        self.settle(key);
     }
 
     /// Graceful close after the last response: shut our side, read until the peer's FIN so
@@ -279,7 +307,7 @@ impl<D: Driver> Worker<D> {
             self.start_write(key);
             return;
         }
-        if conn.state.recv() == Recv::Paused && !conn.state.waiting() {
+        if conn.state.recv() == Recv::Paused && !conn.state.waiting() && !conn.deferred() {
             // Nothing is queued or being written, so what the stash holds is one incomplete
             // request: receiving must go on for it to complete (or to reach the head limit and
             // get its 431), however far it is past the pause mark.
@@ -294,8 +322,9 @@ impl<D: Driver> Worker<D> {
         if conn.state.is_last() {
             self.linger(key);
             self.settle(key);
-        } else if conn.state.peer_eof()
-            || (self.stopping.is_some() && self.conns[key].input_len() == 0)
+        } else if (conn.state.peer_eof()
+            || (self.stopping.is_some() && self.conns[key].input_len() == 0))
+            && !self.conns[key].deferred()
         {
             // The peer is done sending and everything it asked for has been answered, or we
             // are stopping and this connection is between requests.
@@ -334,12 +363,13 @@ impl<D: Driver> Worker<D> {
             if self.gens[key] != generation || !self.conns.contains(key) {
                 continue; // closed meanwhile
             }
+            let at = self.conn_ref(key);
             let conn = &mut self.conns[key];
             conn.state.set_waiting(false);
             // A connection still writing goes on when its write completes (`on_write`).
             if !conn.state.writing() && conn.state.takes_requests() {
                 if let Some(act) = conn.act.as_mut() {
-                    let fed = h1::resume(act, &mut self.ctx.cx());
+                    let fed = h1::resume(act, &mut self.ctx.cx(at));
                     self.fed(key, fed);
                 }
             }

@@ -26,18 +26,27 @@ use ringhttpd_http::{HttpDate, Limits};
 use ringhttpd_ring::{Completion, Driver, Errno, OpKind, Token};
 use slab::Slab;
 
-use crate::conn::{Conn, Timeouts, TransportKind};
+use crate::api::{LocalFactory, Locals, Mail, Mailbox};
+use crate::conn::{Conn, Timeout, Timeouts, TransportKind};
 use crate::files::FileCache;
 use crate::h1::{ActPool, Cx};
 use crate::outcome::Outcomes;
-use crate::route::Services;
+use crate::route::{ConnRef, Scratch, Services};
+use crate::router::Router;
 use crate::transport::Transports;
 use crate::wheel::{Entry, Wheel};
 
-/// Settings every worker reads; immutable after start.
+/// Settings and routes every worker reads; immutable after start.
 pub struct Shared {
     pub limits: Limits,
     pub timeouts: Timeouts,
+    pub router: Router,
+    /// Factories of per-core handler state.
+    pub locals: Vec<LocalFactory>,
+    /// Heap bytes the requests in flight may hold per core (see `h1::Budget`).
+    pub budget: usize,
+    /// Deferred answers awaited per core at most.
+    pub max_deferred: u32,
 }
 
 /// Worker-level operations use slots above any connection's.
@@ -46,6 +55,7 @@ const TICK_SLOT: u32 = u32::MAX - 1;
 const BACKOFF_SLOT: u32 = u32::MAX - 2;
 const WAKE_SLOT: u32 = u32::MAX - 3;
 const NOTIFY_SLOT: u32 = u32::MAX - 4;
+const MAIL_SLOT: u32 = u32::MAX - 5;
 
 /// Freed per-request states after which the next tick returns free heap memory to the system.
 const TRIM_AFTER: usize = 256;
@@ -71,6 +81,10 @@ pub struct Seat {
     pub wake: OwnedFd,
     /// Connections this worker holds at most.
     pub cap: usize,
+    /// An eventfd signalled when a deferred answer is posted to this worker.
+    pub mail: OwnedFd,
+    /// This worker's index (handed to per-core state factories).
+    pub index: usize,
 }
 
 /// The worker's coarse clocks, read once per loop turn.
@@ -89,13 +103,18 @@ struct Clock {
 struct Ctx {
     shared: Arc<Shared>,
     /// `shared.timeouts` in whole seconds, by [`crate::conn::Timeout`].
-    timeout_secs: [u32; 5],
+    timeout_secs: [u32; 6],
     date: HttpDate,
     clock: Clock,
-    files: FileCache,
+    /// One file cache per mount.
+    files: Vec<FileCache>,
     acts: ActPool,
     wheel: Wheel,
     outcomes: Outcomes,
+    scratch: Scratch,
+    locals: Locals,
+    mailbox: Arc<Mailbox>,
+    next_seq: u32,
 }
 
 impl Ctx {
@@ -106,18 +125,24 @@ impl Ctx {
         self.date.update(crate::sys::unix_time_coarse());
     }
 
-    /// The request path's view of this worker.
-    fn cx(&mut self) -> Cx<'_> {
+    /// The request path's view of this worker, serving connection `conn`.
+    fn cx(&mut self, conn: ConnRef) -> Cx<'_> {
         Cx {
             limits: &self.shared.limits,
             date: &self.date,
             sv: Services {
                 files: &mut self.files,
                 now: self.clock.now,
+                router: &self.shared.router,
+                scratch: &mut self.scratch,
+                locals: &self.locals,
+                mailbox: &self.mailbox,
+                next_seq: &mut self.next_seq,
             },
             outcomes: &mut self.outcomes,
             budget: &mut self.acts.budget,
             turn: self.clock.turn,
+            conn,
         }
     }
 
@@ -153,6 +178,9 @@ pub struct Stats {
     pub rejected: u64,
     pub timeouts: u64,
     pub stale: u64,
+    /// Deferred answers that came for a request no longer awaited (timed out, or its
+    /// connection gone).
+    pub late: u64,
 }
 
 pub struct Worker<D: Driver> {
@@ -173,6 +201,8 @@ pub struct Worker<D: Driver> {
     stopping: Option<Instant>,
     /// Scratch for due wheel entries (kept to avoid allocating every tick).
     due: Vec<Entry>,
+    /// Scratch for deferred answers taken from the mailbox.
+    mails: Vec<Mail>,
     fault: Option<Fault>,
     /// An injected `Fault::Error` fired: the loop returns an error after this turn.
     failed: bool,
@@ -180,10 +210,10 @@ pub struct Worker<D: Driver> {
 }
 
 impl<D: Driver> Worker<D> {
-    pub fn new(d: D, seat: Seat, shared: Arc<Shared>, files: FileCache) -> Self {
-        // Queued responses may hold as much heap as this core's share of the file cache (at
-        // least 1 MiB): together a bound on what files cost this core, whatever the clients do.
-        let held_limit = files.budget().max(1 << 20);
+    pub fn new(d: D, seat: Seat, shared: Arc<Shared>, files: Vec<FileCache>) -> Self {
+        let held_limit = shared.budget.max(1 << 20);
+        let max_deferred = shared.max_deferred;
+        let locals = Locals(shared.locals.iter().map(|f| f(seat.index)).collect());
         let now = Instant::now();
         let mut ctx = Ctx {
             timeout_secs: shared.timeouts.secs(),
@@ -196,9 +226,13 @@ impl<D: Driver> Worker<D> {
                 skew: 0,
             },
             files,
-            acts: ActPool::new(held_limit),
+            acts: ActPool::new(held_limit, max_deferred),
             wheel: Wheel::new(0),
             outcomes: Outcomes::default(),
+            scratch: Scratch::new(),
+            locals,
+            mailbox: Arc::new(Mailbox::new(seat.mail)),
+            next_seq: 0,
         };
         ctx.refresh_clock();
         Worker {
@@ -216,6 +250,7 @@ impl<D: Driver> Worker<D> {
             accept_backoff: false,
             stopping: None,
             due: Vec::new(),
+            mails: Vec::new(),
             fault: None,
             failed: false,
             stats: Stats::default(),
@@ -230,16 +265,21 @@ impl<D: Driver> Worker<D> {
     /// One line of counters for the exit report.
     pub fn report(&self) -> String {
         let s = &self.stats;
-        format!(
-            "accepted={} rejected={} {} timeouts={} stale={} wheel_entries={} {}",
+        let mut r = format!(
+            "accepted={} rejected={} {} timeouts={} stale={} late={} wheel_entries={}",
             s.accepted,
             s.rejected,
             self.ctx.outcomes.report(),
             s.timeouts,
             s.stale,
+            s.late,
             self.ctx.wheel.len(),
-            self.ctx.files.report()
-        )
+        );
+        for f in &self.ctx.files {
+            r.push(' ');
+            r.push_str(&f.report());
+        }
+        r
     }
 
     pub fn run(&mut self) -> stdio::Result<()> {
@@ -249,16 +289,30 @@ impl<D: Driver> Worker<D> {
         Ok(())
     }
 
-    /// Arm the worker's own operations: accept, the tick, the stop eventfd, file notifications.
+    /// Arm the worker's own operations: accept, the tick, the stop eventfd, the mailbox, file
+    /// notifications (one per mount; the token's generation names the mount).
     fn start(&mut self) {
         self.arm_accept();
         self.arm_tick();
         let wake = self.wake.as_raw_fd();
         self.d
             .poll_readable(wake, Token::new(WAKE_SLOT, 0, OpKind::Poll));
-        if let Some(fd) = self.ctx.files.notify_fd() {
+        self.arm_mail();
+        for i in 0..self.ctx.files.len() {
+            self.arm_notify(i);
+        }
+    }
+
+    fn arm_mail(&mut self) {
+        let fd = self.ctx.mailbox.efd.as_raw_fd();
+        self.d
+            .poll_readable(fd, Token::new(MAIL_SLOT, 0, OpKind::Poll));
+    }
+
+    fn arm_notify(&mut self, mount: usize) {
+        if let Some(fd) = self.ctx.files[mount].notify_fd() {
             self.d
-                .poll_readable(fd, Token::new(NOTIFY_SLOT, 0, OpKind::Poll));
+                .poll_readable(fd, Token::new(NOTIFY_SLOT, mount as u16, OpKind::Poll));
         }
     }
 
@@ -274,7 +328,9 @@ impl<D: Driver> Worker<D> {
     fn turn(&mut self, events: &mut Vec<Completion>) -> stdio::Result<bool> {
         self.d.wait(events)?;
         self.ctx.refresh_clock();
-        self.ctx.files.new_turn();
+        for f in &mut self.ctx.files {
+            f.new_turn();
+        }
         for c in events.drain(..) {
             self.dispatch(c);
         }
@@ -313,12 +369,13 @@ impl<D: Driver> Worker<D> {
             }
             WAKE_SLOT => self.begin_stop(),
             NOTIFY_SLOT => {
-                self.ctx.files.on_notify();
-                if let Some(fd) = self.ctx.files.notify_fd() {
-                    self.d
-                        .poll_readable(fd, Token::new(NOTIFY_SLOT, 0, OpKind::Poll));
+                let mount = t.generation as usize;
+                if let Some(f) = self.ctx.files.get_mut(mount) {
+                    f.on_notify();
+                    self.arm_notify(mount);
                 }
             }
+            MAIL_SLOT => self.on_mail(),
             slot => {
                 let key = slot as usize;
                 if key >= self.cap || self.gens[key] != t.generation || !self.conns.contains(key) {
@@ -411,6 +468,14 @@ impl<D: Driver> Worker<D> {
             }
             if conn.deadline <= now {
                 conn.filed = 0;
+                if conn.timeout() == Some(Timeout::Handler) {
+                    // The handler did not answer in time: 504, and the connection goes on.
+                    if let Some(act) = conn.act.as_mut() {
+                        act.deliver(crate::api::Answer::Expired);
+                    }
+                    self.answer_ready(key);
+                    continue;
+                }
                 self.stats.timeouts += 1;
                 self.begin_close(key, true);
                 self.settle(key);
@@ -430,6 +495,34 @@ impl<D: Driver> Worker<D> {
         }
     }
 
+    // ---- deferred answers ----
+
+    /// Deferred answers were posted: hand each to its connection.
+    fn on_mail(&mut self) {
+        crate::sys::eventfd_drain(&self.ctx.mailbox.efd);
+        let mut mails = std::mem::take(&mut self.mails);
+        self.ctx.mailbox.take(&mut mails);
+        for m in mails.drain(..) {
+            let key = m.key as usize;
+            let live = key < self.cap && self.gens[key] == m.generation;
+            let act = self
+                .conns
+                .get_mut(key)
+                .filter(|_| live)
+                .and_then(|c| c.act.as_mut())
+                .filter(|a| a.awaited_seq() == Some(m.seq));
+            match act {
+                Some(act) => {
+                    act.deliver(m.answer);
+                    self.answer_ready(key);
+                }
+                None => self.stats.late += 1,
+            }
+        }
+        self.mails = mails;
+        self.arm_mail();
+    }
+
     fn begin_stop(&mut self) {
         if self.stopping.is_some() {
             return;
@@ -446,6 +539,9 @@ impl<D: Driver> Worker<D> {
         let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
         for key in keys {
             let conn = &mut self.conns[key];
+            if conn.deferred() {
+                continue; // its answer is awaited: it closes once that is written (`settle`)
+            }
             if conn.state.writing() || conn.input_len() > 0 {
                 conn.state.last_response(); // finish what is in flight, then close
             } else {

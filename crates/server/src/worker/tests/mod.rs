@@ -16,6 +16,7 @@ use ringhttpd_ring::{Completion, Errno, OpKind, Token};
 use super::{Seat, Shared, Worker, ACCEPT_SLOT, TICK_SLOT, WAKE_SLOT};
 use crate::conn::{Phase, Recv, Timeouts};
 use crate::files::FileCache;
+use crate::router::RouterBuilder;
 
 const HELLO: &[u8] = b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n";
 const TIMEOUTS: Timeouts = Timeouts {
@@ -24,6 +25,7 @@ const TIMEOUTS: Timeouts = Timeouts {
     body: Duration::from_secs(50),
     write: Duration::from_secs(40),
     linger: Duration::from_secs(5),
+    handler: Duration::from_secs(30),
 };
 
 struct H {
@@ -38,17 +40,46 @@ struct C {
     peer: UnixStream,
 }
 
+/// The binary's routes: `/hello` and the bundled site.
+fn site() -> RouterBuilder {
+    let mut b = RouterBuilder::default();
+    b.handle(
+        ringhttpd_http::Method::Get,
+        "/hello",
+        Box::new(|_, res| res.bytes("text/plain", b"Hello, World!")),
+    );
+    b.files(
+        "/",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../www").into(),
+    );
+    b
+}
+
 fn harness() -> H {
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../www");
-    let files = FileCache::new(std::path::Path::new(root), 1 << 20).unwrap();
+    harness_with(site())
+}
+
+fn harness_with(routes: RouterBuilder) -> H {
+    let router = routes.build().unwrap();
+    let files = router
+        .mounts
+        .iter()
+        .map(|m| FileCache::new(&m.dir, 1 << 20).unwrap())
+        .collect();
     let seat = Seat {
         listener: crate::sys::eventfd().unwrap(), // never used by the scripted driver
         wake: crate::sys::eventfd().unwrap(),
         cap: 16,
+        mail: crate::sys::eventfd().unwrap(),
+        index: 0,
     };
     let shared = Arc::new(Shared {
         limits: Limits::default(),
         timeouts: TIMEOUTS,
+        router,
+        locals: Vec::new(),
+        budget: 32 << 20,
+        max_deferred: 4,
     });
     let mut h = H {
         w: Worker::new(ScriptDriver::new(16, 4096), seat, shared, files),
