@@ -496,6 +496,18 @@ pub struct BodyWriter<'w, 'r> {
 }
 
 impl BodyWriter<'_, '_> {
+    /// Append bytes to the body.
+    #[inline]
+    pub fn push(&mut self, bytes: &[u8]) {
+        self.res.w.out.data.extend_from_slice(bytes);
+    }
+
+    /// Formatted text (`write!(w, ...)` resolves here whichever `Write` traits are in scope).
+    #[inline]
+    pub fn write_fmt(&mut self, args: std::fmt::Arguments<'_>) -> std::fmt::Result {
+        std::fmt::Write::write_fmt(self, args)
+    }
+
     /// End the body: `Content-Length` goes in front of it (without copying a large body).
     pub fn finish(mut self) -> Reply {
         self.finished = true;

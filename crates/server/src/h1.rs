@@ -249,6 +249,8 @@ pub struct Fed {
     pub body_progress: bool,
     /// Requests wait in the stash for the core's response budget (see [`Budget`]).
     pub waiting: bool,
+    /// A handler deferred its answer (the handler timeout starts now).
+    pub deferred: bool,
 }
 
 /// Bytes arrived. `writing`: a write is in flight, so nothing may be appended to the output
@@ -545,6 +547,7 @@ fn answer(
     if let Some(seq) = done.deferred {
         cx.budget.deferred += 1;
         cx.outcomes.deferred += 1;
+        fed.deferred = true;
         act.pending = Some(Pending {
             seq,
             conn,

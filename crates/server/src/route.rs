@@ -367,7 +367,6 @@ mod tests {
             Method::Get,
             "/write",
             Box::new(|_, res| {
-                use std::io::Write;
                 let mut w = res.writer("text/csv");
                 write!(w, "a,b\n1,2\n").unwrap();
                 w.finish()

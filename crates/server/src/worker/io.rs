@@ -170,7 +170,7 @@ impl<D: Driver> Worker<D> {
         }
         let conn = &mut self.conns[key];
         let writing = conn.state.writing();
-        if fed.head_started || (fed.body_progress && !writing) {
+        if fed.head_started || fed.deferred || (fed.body_progress && !writing) {
             self.rearm(key);
         }
     }

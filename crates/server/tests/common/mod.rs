@@ -4,10 +4,28 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_ringhttpd");
+
+/// The path of example `name` (next to the binary). `cargo test` builds the examples with the
+/// tests; running one test file alone may not, hence the message.
+pub fn example(name: &str) -> PathBuf {
+    let p = Path::new(BIN)
+        .parent()
+        .expect("target dir")
+        .join("examples")
+        .join(name);
+    assert!(
+        p.exists(),
+        "{} is missing: build the examples first (`cargo test --workspace` does, or \
+         `cargo build -p ringhttpd --examples`)",
+        p.display()
+    );
+    p
+}
 
 /// The backends and feature sets every test runs against.
 #[derive(Copy, Clone, Debug)]
@@ -44,8 +62,23 @@ impl Server {
 
     /// Start with extra arguments and a hook to adjust the command (environment, stderr).
     pub fn start_cmd(mode: Mode, extra: &[&str], adjust: impl FnOnce(&mut Command)) -> Server {
+        Server::start_program(Path::new(BIN), mode, extra, adjust)
+    }
+
+    /// Start one of the library's examples (built by `cargo test` with the tests).
+    pub fn start_example(name: &str, mode: Mode, extra: &[&str]) -> Server {
+        Server::start_program(&example(name), mode, extra, |_| {})
+    }
+
+    /// Start `program` (the binary or an example: they take the same flags).
+    pub fn start_program(
+        program: &Path,
+        mode: Mode,
+        extra: &[&str],
+        adjust: impl FnOnce(&mut Command),
+    ) -> Server {
         let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../www");
-        let mut cmd = Command::new(BIN);
+        let mut cmd = Command::new(program);
         cmd.args(["--listen", "127.0.0.1:0", "--threads", "2", "--root", root])
             .args(mode.args())
             .args(extra)
