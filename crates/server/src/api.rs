@@ -18,7 +18,8 @@ use crate::router::{Params, Router};
 /// valid for the duration of the handler call.
 pub struct Request<'r> {
     pub(crate) head: &'r Head<'r, 'r>,
-    pub(crate) path: &'r str,
+    /// The routed path: ASCII when raw, checked UTF-8 when decoded.
+    pub(crate) path: &'r [u8],
     pub(crate) params: &'r Params,
     pub(crate) entry: u16,
     pub(crate) router: &'r Router,
@@ -41,7 +42,7 @@ impl<'r> Request<'r> {
     /// The path, percent-decoded and with `.`/`..` and empty segments resolved (what the route
     /// was matched against). No query.
     pub fn path(&self) -> &'r str {
-        self.path
+        std::str::from_utf8(self.path).unwrap_or("")
     }
 
     /// The request target exactly as sent (path and query, not decoded).
@@ -56,7 +57,7 @@ impl<'r> Request<'r> {
 
     /// Every captured parameter, in pattern order: (name, value).
     pub fn params(&self) -> impl Iterator<Item = (&'r str, &'r str)> + '_ {
-        let (router, entry, path) = (self.router, self.entry, self.path);
+        let (router, entry, path) = (self.router, self.entry, self.path());
         (0..self.params.n as usize).map(move |i| {
             let (a, b) = self.params.spans[i];
             (

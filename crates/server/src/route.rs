@@ -56,10 +56,12 @@ pub struct ConnRef {
 }
 
 /// A routed request.
-pub struct Routed {
+pub struct Routed<'a> {
     pub responder: Responder,
     pub which: RoutedPath,
     pub params: Params,
+    /// The request's path as sent (see [`path_of`]), found once.
+    pub raw: &'a [u8],
 }
 
 /// How a request was answered.
@@ -73,15 +75,17 @@ pub struct Done {
 
 /// Pick the responder for a request.
 #[inline]
-pub fn route(req: &Request<'_, '_>, sv: &mut Services) -> Routed {
+pub fn route<'a>(req: &Request<'a, '_>, sv: &mut Services) -> Routed<'a> {
     let mut params = Params::default();
-    let (responder, which) =
-        sv.router
-            .route(req.method, path_of(req), &mut sv.scratch.path, &mut params);
+    let raw = path_of(req);
+    let (responder, which) = sv
+        .router
+        .route(req.method, raw, &mut sv.scratch.path, &mut params);
     Routed {
         responder,
         which,
         params,
+        raw,
     }
 }
 
@@ -113,7 +117,7 @@ pub fn answer(
         }
         Responder::Files { mount, from } => {
             let path: &[u8] = match routed.which {
-                RoutedPath::Raw => path_of(req),
+                RoutedPath::Raw => routed.raw,
                 RoutedPath::Decoded => &sv.scratch.path.path,
             };
             let prefix = sv.router.mounts[mount as usize].prefix.as_bytes();
@@ -171,13 +175,12 @@ fn call(
     conn: ConnRef,
 ) -> Done {
     let path: &[u8] = match routed.which {
-        RoutedPath::Raw => path_of(req),
+        RoutedPath::Raw => routed.raw,
         RoutedPath::Decoded => &sv.scratch.path.path,
     };
     let view = api::Request {
         head: req,
-        // Raw paths that reach a handler are ASCII; decoded ones were checked to be UTF-8.
-        path: std::str::from_utf8(path).unwrap_or(""),
+        path,
         params: &routed.params,
         entry,
         router: sv.router,

@@ -35,8 +35,20 @@ const METHODS: [(Method, &str); 9] = [
     (Method::Connect, "CONNECT"),
 ];
 
+#[inline]
 fn method_index(m: Method) -> Option<usize> {
-    METHODS.iter().position(|(k, _)| *k == m)
+    Some(match m {
+        Method::Get => 0,
+        Method::Head => 1,
+        Method::Post => 2,
+        Method::Put => 3,
+        Method::Delete => 4,
+        Method::Options => 5,
+        Method::Patch => 6,
+        Method::Trace => 7,
+        Method::Connect => 8,
+        Method::Other => return None,
+    })
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +80,8 @@ pub enum Target {
 }
 
 struct Entry {
+    /// The whole path this pattern matches when it is literal segments only (`/api/v1/users`).
+    exact: Option<Box<[u8]>>,
     pattern: String,
     segs: Vec<Seg>,
     by_method: [Option<Target>; METHODS.len()],
@@ -164,32 +178,19 @@ pub enum RoutedPath {
     Decoded,
 }
 
-/// Whether `p` (starting with `/`) must be decoded or normalised before matching.
+/// Whether `p` (starting with `/`) may need decoding or normalising before matching: a `%`, a
+/// byte that is not ASCII, or a segment that is empty or starts with `.` (conservative: a
+/// `/.well-known` path takes the slow path too, which is as right, only slower).
 #[inline]
 fn needs_normalizing(p: &[u8]) -> bool {
-    let mut prev = b'/';
-    let mut i = 0;
-    while i < p.len() {
-        let b = p[i];
-        if b == b'%' || b >= 0x80 {
+    let mut prev = 0u8;
+    for &b in p {
+        if b == b'%' || b >= 0x80 || (prev == b'/' && (b == b'/' || b == b'.')) {
             return true;
         }
-        if prev == b'/' && i > 0 {
-            // A segment starts here: empty (`//`), `.` or `..`.
-            let seg_end = p[i..]
-                .iter()
-                .position(|&c| c == b'/')
-                .map_or(p.len(), |k| i + k);
-            let seg = &p[i..seg_end];
-            if seg.is_empty() || seg == b"." || seg == b".." {
-                return true;
-            }
-        }
         prev = b;
-        i += 1;
     }
-    // A final `.` or `..` segment (`/a/.`) ends without a slash after it.
-    p.ends_with(b"/.") || p.ends_with(b"/..")
+    false
 }
 
 impl Router {
@@ -245,6 +246,17 @@ impl Router {
         let Some(mi) = method_index(method) else {
             return (Responder::NotImplemented, RoutedPath::Raw);
         };
+        // A path that is exactly a literal pattern needs no decoding, and that pattern is the
+        // most specific one that can match it.
+        for (i, e) in self.entries.iter().enumerate() {
+            if e.exact.as_deref() == Some(path) {
+                params.n = 0;
+                return (
+                    self.decide(i, e, method, mi, path.len() as u16),
+                    RoutedPath::Raw,
+                );
+            }
+        }
         let (p, which) = if path.first() == Some(&b'/') && !needs_normalizing(path) {
             (path, RoutedPath::Raw)
         } else {
@@ -267,25 +279,30 @@ impl Router {
             let Some(rest_from) = match_segs(&e.segs, p, params) else {
                 continue;
             };
-            let target = e.by_method[mi].or(if method == Method::Head {
-                e.by_method[0]
-            } else {
-                None
-            });
-            let r = match target {
-                Some(Target::Handler(id)) => Responder::Handler {
-                    id,
-                    entry: i as u16,
-                },
-                Some(Target::Files(mount)) => Responder::Files {
-                    mount,
-                    from: rest_from,
-                },
-                None => Responder::NotAllowed { entry: i as u16 },
-            };
-            return (r, which);
+            return (self.decide(i, e, method, mi, rest_from), which);
         }
         (Responder::NotFound, which)
+    }
+
+    /// The responder of entry `i` (which matched the path) for `method`.
+    #[inline]
+    fn decide(&self, i: usize, e: &Entry, method: Method, mi: usize, rest_from: u16) -> Responder {
+        let target = e.by_method[mi].or(if method == Method::Head {
+            e.by_method[0]
+        } else {
+            None
+        });
+        match target {
+            Some(Target::Handler(id)) => Responder::Handler {
+                id,
+                entry: i as u16,
+            },
+            Some(Target::Files(mount)) => Responder::Files {
+                mount,
+                from: rest_from,
+            },
+            None => Responder::NotAllowed { entry: i as u16 },
+        }
     }
 }
 
@@ -443,7 +460,12 @@ impl RouterBuilder {
             let e = match entries.iter_mut().find(|e| e.segs == segs) {
                 Some(e) => e,
                 None => {
+                    let exact = segs
+                        .iter()
+                        .all(|s| matches!(s, Seg::Lit(_)))
+                        .then(|| pattern.as_bytes().into());
                     entries.push(Entry {
+                        exact,
                         pattern: pattern.clone(),
                         segs,
                         by_method: [None; METHODS.len()],
@@ -629,6 +651,27 @@ mod tests {
             route(&r, Method::Get, "/a%zz").0,
             Responder::BadPath(PathError::BadEscape)
         );
+    }
+
+    #[test]
+    fn the_fast_path_is_taken_only_for_normal_paths() {
+        for p in ["/", "/hello", "/a/b.c/d", "/users/42"] {
+            assert!(!needs_normalizing(p.as_bytes()), "{p}");
+        }
+        for p in [
+            "//a",
+            "/a//b",
+            "/./a",
+            "/a/..",
+            "/a%20",
+            "/\u{e9}",
+            "/.well-known",
+        ] {
+            assert!(needs_normalizing(p.as_bytes()), "{p}");
+        }
+        for (i, (m, _)) in METHODS.iter().enumerate() {
+            assert_eq!(method_index(*m), Some(i));
+        }
     }
 
     #[test]
