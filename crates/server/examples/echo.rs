@@ -18,7 +18,7 @@ fn echo(req: &Request, res: &mut Response) -> Reply {
     let ctype = req
         .header("content-type")
         .unwrap_or("application/octet-stream");
-    res.header("X-Body-Length", req.body().len().to_string())
+    res.header_number("X-Body-Length", req.body().len() as u64)
         .bytes(ctype, req.body())
 }
 

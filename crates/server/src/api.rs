@@ -309,6 +309,20 @@ impl<'r> Response<'r> {
         self
     }
 
+    /// Add a header line whose value is a number (written without allocating).
+    pub fn header_number(&mut self, name: &str, value: u64) -> &mut Self {
+        if let Some(why) = header_problem(name, b"0") {
+            self.bad.get_or_insert(why);
+            return self;
+        }
+        let h = &mut *self.headers;
+        h.extend_from_slice(name.as_bytes());
+        h.extend_from_slice(b": ");
+        ringhttpd_http::write_decimal(h, value);
+        h.extend_from_slice(b"\r\n");
+        self
+    }
+
     /// Set `Content-Type` (otherwise each body method sets its own default).
     pub fn content_type(&mut self, value: &str) -> &mut Self {
         self.header("Content-Type", value)

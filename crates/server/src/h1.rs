@@ -36,14 +36,19 @@ const MAX_HEADERS: usize = 64;
 const OUT_HIGH: usize = 64 * 1024;
 /// Per-request states kept pooled per core; more in use at once are allocated and then freed.
 const POOL: usize = 256;
-/// Buffers kept in the pool are trimmed back to this capacity.
+/// Buffers kept in the pool are trimmed back to this capacity...
 const KEEP_CAPACITY: usize = 64 * 1024;
+/// ...except the output buffers of a few pooled states, which keep up to this much, so that
+/// handlers generating large responses (the seed's 100 KB of JSON) do not grow a buffer for
+/// every request: at most `KEEP_BIG * BIG_CAPACITY` (2 MiB) more held per core while idle.
+const BIG_CAPACITY: usize = 256 * 1024;
+const KEEP_BIG: usize = 8;
 
 /// The rest of the current request's body.
 enum BodyLeft {
     None,
     Length(u64),
-    Chunked(Box<ChunkedDecoder>),
+    Chunked(ChunkedDecoder),
 }
 
 /// A request whose body is being gathered for its handler.
@@ -169,6 +174,8 @@ pub struct ActPool {
     free: Vec<Box<Active>>,
     /// Freed beyond the pool since the heap was last trimmed.
     pub freed_since_trim: usize,
+    /// Pooled states whose output buffer kept more than `KEEP_CAPACITY`.
+    big: usize,
     pub budget: Budget,
 }
 
@@ -179,6 +186,7 @@ impl ActPool {
         ActPool {
             free: Vec::new(),
             freed_since_trim: 0,
+            big: 0,
             budget: Budget {
                 held: 0,
                 limit: limit.max(1),
@@ -189,7 +197,15 @@ impl ActPool {
     }
 
     pub fn take(&mut self) -> Box<Active> {
-        self.free.pop().unwrap_or_else(|| Box::new(Active::new()))
+        match self.free.pop() {
+            Some(a) => {
+                if a.out.data.capacity() > KEEP_CAPACITY {
+                    self.big -= 1;
+                }
+                a
+            }
+            None => Box::new(Active::new()),
+        }
     }
 
     /// Drop everything `out` has queued (its references to file bodies) and give the heap bytes
@@ -215,7 +231,12 @@ impl ActPool {
             self.freed_since_trim += 1;
             return; // enough pooled for this core's usual concurrency: free it
         }
-        a.out.data.shrink_to(KEEP_CAPACITY);
+        let cap = a.out.data.capacity();
+        if cap > KEEP_CAPACITY && cap <= BIG_CAPACITY && self.big < KEEP_BIG {
+            self.big += 1;
+        } else {
+            a.out.data.shrink_to(KEEP_CAPACITY);
+        }
         a.input.clear();
         a.input.shrink_to(KEEP_CAPACITY);
         a.body = BodyLeft::None;
@@ -383,7 +404,7 @@ fn process(act: &mut Active, cx: &mut Cx, data: &[u8], fed: &mut Fed) -> usize {
                             reserve(act, cx, n as usize);
                             BodyLeft::Length(n)
                         }
-                        _ => BodyLeft::Chunked(Box::new(ChunkedDecoder::new(cx.limits))),
+                        _ => BodyLeft::Chunked(ChunkedDecoder::new(cx.limits)),
                     };
                     act.gather.on = true;
                     match gather(act, cx, &data[pos..]) {
@@ -422,7 +443,7 @@ fn process(act: &mut Active, cx: &mut Cx, data: &[u8], fed: &mut Fed) -> usize {
             Body::None => BodyLeft::None,
             _ if must_close => BodyLeft::None,
             Body::Length(n) => BodyLeft::Length(n),
-            Body::Chunked => BodyLeft::Chunked(Box::new(ChunkedDecoder::new(cx.limits))),
+            Body::Chunked => BodyLeft::Chunked(ChunkedDecoder::new(cx.limits)),
         };
         // This responder discards the body: skip what has arrived, answer at once.
         if act.body_pending() {

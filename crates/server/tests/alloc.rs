@@ -1,5 +1,8 @@
-//! No heap allocation per request on the `/hello` and cached-file paths: the server's counting
-//! allocator (reported on SIGUSR1) must not move across 10,000 requests after warm-up.
+//! No heap allocation per request on the `/hello` and cached-file paths, on handler routes
+//! (parameters, query, the body writer, per-core state, request bodies read in place and
+//! gathered, chunked), and on the seed's JSON endpoint (serde_json serialising into the output
+//! buffer): the server's counting allocator (reported on SIGUSR1) must not move across 10,000
+//! requests after warm-up.
 
 mod common;
 
@@ -8,7 +11,7 @@ use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{read_response, Mode, BIN};
+use common::{example, read_response, Mode, BIN};
 
 fn allocations(child: &std::process::Child, err: &mut impl BufRead) -> u64 {
     // SAFETY: signalling our own child.
@@ -26,9 +29,48 @@ fn allocations(child: &std::process::Child, err: &mut impl BufRead) -> u64 {
     }
 }
 
+const FILES: [&[u8]; 4] = [
+    b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n",
+    b"HEAD /hello HTTP/1.1\r\nHost: x\r\n\r\n",
+];
+
+const HANDLERS: [&[u8]; 4] = [
+    b"GET /users/42?verbose=1 HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"GET /count HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"GET /files/a/b HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"HEAD /users/7 HTTP/1.1\r\nHost: x\r\n\r\n",
+];
+
+const BODIES: [&[u8]; 4] = [
+    b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",
+    b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
+    b"PUT /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
+    b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nok",
+];
+
+const JSON: [&[u8]; 4] = [b"GET /api/v1/users HTTP/1.1\r\nHost: x\r\n\r\n"; 4];
+
 fn no_allocation_per_request(mode: Mode) {
+    run_program(std::path::Path::new(BIN), mode, &FILES, 1);
+}
+
+fn handlers(mode: Mode) {
+    run_program(&example("hello"), mode, &HANDLERS, 1);
+    run_program(&example("echo"), mode, &BODIES, 1);
+}
+
+fn json(mode: Mode) {
+    // 100 KB per response: fewer rounds (1,250 requests) keep the test short.
+    run_program(&example("users_api"), mode, &JSON, 8);
+}
+
+/// `requests` one at a time and pipelined four at a time over 8 connections; `div` divides
+/// the number of rounds.
+fn run_program(program: &std::path::Path, mode: Mode, requests: &[&[u8]; 4], div: usize) {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../www");
-    let mut child = Command::new(BIN)
+    let mut child = Command::new(program)
         .args(["--listen", "127.0.0.1:0", "--threads", "1", "--root", root])
         .args(mode.args())
         .stdout(Stdio::piped())
@@ -50,12 +92,6 @@ fn no_allocation_per_request(mode: Mode) {
         .unwrap();
     let mut err = BufReader::new(child.stderr.take().unwrap());
 
-    let requests: [&[u8]; 4] = [
-        b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n",
-        b"GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n",
-        b"GET / HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n",
-        b"HEAD /hello HTTP/1.1\r\nHost: x\r\n\r\n",
-    ];
     let mut conns: Vec<TcpStream> = (0..8)
         .map(|_| {
             let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -80,31 +116,39 @@ fn no_allocation_per_request(mode: Mode) {
             }
         }
     };
-    run(1000); // warm-up: caches filled, free lists and scratch vectors at their working size
+    run(1000 / div); // warm-up: caches filled, free lists and scratch vectors at their working size
     let before = allocations(&child, &mut err);
-    run(4000); // 2,000 single + 2,000 x 4 pipelined = 10,000 requests
+    run(4000 / div); // 2,000 single + 2,000 x 4 pipelined = 10,000 requests
     let after = allocations(&child, &mut err);
     let _ = child.kill();
     let _ = child.wait();
     assert_eq!(
         after - before,
         0,
-        "{} heap allocations during 10,000 requests",
-        after - before
+        "{}: {} heap allocations during {} requests",
+        program.display(),
+        after - before,
+        10_000 / div
     );
+}
+
+fn all(mode: Mode) {
+    no_allocation_per_request(mode);
+    handlers(mode);
+    json(mode);
 }
 
 #[test]
 fn epoll() {
-    no_allocation_per_request(Mode::Epoll);
+    all(Mode::Epoll);
 }
 
 #[test]
 fn uring() {
-    no_allocation_per_request(Mode::UringAll);
+    all(Mode::UringAll);
 }
 
 #[test]
 fn uring_5_15() {
-    no_allocation_per_request(Mode::Uring515);
+    all(Mode::Uring515);
 }
