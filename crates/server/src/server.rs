@@ -332,6 +332,7 @@ fn run(
         }
     };
     let signals = sys::block_stop_signals();
+    sys::tune_malloc();
     let shared = Arc::new(Shared {
         limits: cfg.limits,
         timeouts: Timeouts {

@@ -2,6 +2,7 @@
 //! kernel could deliver is queued by hand, so races (EOF during a write, a cancel losing to
 //! data, a short write, a timeout while a write is in flight) are a few lines each.
 
+mod deferred;
 mod timers;
 use std::io::Read;
 use std::os::fd::IntoRawFd;

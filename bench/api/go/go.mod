@@ -1,0 +1,3 @@
+module apipeer
+
+go 1.19
