@@ -5,6 +5,9 @@
 //! - `GET /drop`: the pool drops the handle without answering: the client gets 500.
 //! - `GET /never`: the handle is kept and never answered: 504 after `--handler-timeout`.
 //! - `GET /now`: answers at once, to show pipelined requests stay in order.
+//! - `GET /stream?n=N`: N lines streamed from the pool with the chunked coding, 10 ms apart.
+//! - `GET /stream-abort`: two lines, then the producer gives up (the connection closes without
+//!   the final chunk).
 //!
 //! ```sh
 //! cargo run --release -p ringhttpd --example deferred -- --handler-timeout 5
@@ -16,13 +19,14 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ringhttpd::{Later, Reply, Request, Response, Server};
+use ringhttpd::{Later, Reply, Request, Response, Server, StreamError};
 
 #[global_allocator]
 static ALLOC: ringhttpd::CountingAlloc = ringhttpd::CountingAlloc;
 
 enum Job {
     Work { ms: u64, later: Later },
+    Stream { n: usize, abort: bool, later: Later },
     Drop(Later),
     Keep(Later),
 }
@@ -45,6 +49,24 @@ fn pool(threads: usize) -> mpsc::Sender<Job> {
                         std::thread::sleep(Duration::from_millis(ms));
                         later.text(200, format!("worked {ms} ms\n"));
                     }
+                    Job::Stream { n, abort, later } => {
+                        let mut s = later.stream(200, "text/plain; charset=utf-8");
+                        for i in 0..n {
+                            // A slow client: wait for room instead of piling up memory.
+                            while let Err(StreamError::Full) = s.send(format!("line {i}\n")) {
+                                std::thread::sleep(Duration::from_millis(1));
+                            }
+                            if s.is_gone() {
+                                break;
+                            }
+                            std::thread::sleep(Duration::from_millis(10));
+                        }
+                        if abort {
+                            drop(s); // not ended: the response is cut off
+                        } else {
+                            s.end();
+                        }
+                    }
                     Job::Drop(later) => drop(later),
                     Job::Keep(later) => kept.push(later),
                 }
@@ -65,7 +87,7 @@ fn main() -> ExitCode {
         let _ = jobs.lock().unwrap().send(job);
     };
     let send = Arc::new(send);
-    let (s1, s2, s3) = (send.clone(), send.clone(), send);
+    let (s1, s2, s3, s4, s5) = (send.clone(), send.clone(), send.clone(), send.clone(), send);
     let run = server
         .get("/work", move |req: &Request, res: &mut Response| -> Reply {
             let ms = req
@@ -88,6 +110,35 @@ fn main() -> ExitCode {
             reply
         })
         .get("/now", |_: &Request, res: &mut Response| res.text("now\n"))
+        .get(
+            "/stream",
+            move |req: &Request, res: &mut Response| -> Reply {
+                let n = req
+                    .query_param("n")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(5usize)
+                    .min(100_000);
+                let (reply, later) = res.defer();
+                s4(Job::Stream {
+                    n,
+                    abort: false,
+                    later,
+                });
+                reply
+            },
+        )
+        .get(
+            "/stream-abort",
+            move |_: &Request, res: &mut Response| -> Reply {
+                let (reply, later) = res.defer();
+                s5(Job::Stream {
+                    n: 2,
+                    abort: true,
+                    later,
+                });
+                reply
+            },
+        )
         .run();
     match run {
         Ok(()) => ExitCode::SUCCESS,

@@ -7,6 +7,7 @@ use std::any::Any;
 use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::os::fd::{OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use ringhttpd_http::{Method, Request as Head, Version};
@@ -617,6 +618,38 @@ pub(crate) enum Answer {
     Expired,
     /// The handle set a bad header or status: 500 with the reason.
     Bad(&'static str),
+    /// A streamed response begins: its head (`Transfer-Encoding: chunked`).
+    Start {
+        status: u16,
+        headers: Vec<u8>,
+        flow: Arc<Flow>,
+    },
+    /// The next piece of a streamed body.
+    Chunk(Vec<u8>),
+    /// The streamed body is complete.
+    End,
+    /// The producer gave up mid-stream: the connection closes without the last chunk, so the
+    /// client sees the body is incomplete.
+    Abort,
+}
+
+/// What a [`Stream`]'s producer and the owning worker share: the bytes posted and not yet
+/// written into the connection's output, and whether the connection is gone.
+#[derive(Default, Debug)]
+pub(crate) struct Flow {
+    pub queued: AtomicUsize,
+    pub gone: AtomicBool,
+}
+
+impl Flow {
+    /// `n` posted bytes went into the connection's output.
+    pub fn taken(&self, n: usize) {
+        self.queued.fetch_sub(n, Ordering::Relaxed);
+    }
+
+    pub fn close(&self) {
+        self.gone.store(true, Ordering::Relaxed);
+    }
 }
 
 /// A worker's inbox for deferred answers: a short queue under a lock taken once per answer
@@ -697,6 +730,43 @@ impl Later {
         self.post(answer);
     }
 
+    /// Answer with a body sent in pieces as they are produced, with the chunked transfer coding
+    /// (RFC 9112 §7.1; to an HTTP/1.0 client the body is sent as it is and the connection closes
+    /// after it). The head goes out at once; see [`Stream`].
+    pub fn stream(mut self, status: u16, content_type: &str) -> Stream {
+        let flow = Arc::new(Flow::default());
+        let bad = self.bad.or_else(|| {
+            (!(200..=999).contains(&status) || bodiless(status))
+                .then_some("a streamed response needs a status with a body (200..=999)")
+        });
+        let mut headers = std::mem::take(&mut self.headers);
+        push_header(
+            &mut headers,
+            &mut self.bad,
+            "Content-Type",
+            content_type.as_bytes(),
+        );
+        match bad.or(self.bad) {
+            Some(why) => {
+                flow.close();
+                self.post(Answer::Bad(why));
+            }
+            None => self.post(Answer::Start {
+                status,
+                headers,
+                flow: flow.clone(),
+            }),
+        }
+        Stream {
+            mailbox: self.mailbox.clone(),
+            key: self.key,
+            generation: self.generation,
+            seq: self.seq,
+            flow,
+            ended: false,
+        }
+    }
+
     /// Complete with a `text/plain; charset=utf-8` body.
     pub fn text(self, status: u16, body: impl Into<String>) {
         self.send(
@@ -731,6 +801,96 @@ impl Drop for Later {
         if !self.sent {
             self.post(Answer::Dropped);
         }
+    }
+}
+
+/// Why [`Stream::send`] did not take a piece.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum StreamError {
+    /// [`Stream::MAX_QUEUED`] bytes are posted and not yet taken by the connection (its client
+    /// reads more slowly than the producer writes): try again later.
+    Full,
+    /// The connection is gone (or the response was refused): stop producing.
+    Gone,
+}
+
+/// A streamed response body (see [`Later::stream`]), fed from any thread. Each piece is posted
+/// to the owning worker, which writes it as a chunk when the connection has room. The bytes
+/// posted and not yet taken are bounded ([`Stream::MAX_QUEUED`]), so a slow client cannot make
+/// a fast producer grow the server's memory. End with [`Stream::end`]; a stream dropped
+/// without it aborts the response (the connection closes without the final chunk).
+pub struct Stream {
+    mailbox: Arc<Mailbox>,
+    key: u32,
+    generation: u16,
+    seq: u32,
+    flow: Arc<Flow>,
+    ended: bool,
+}
+
+impl Stream {
+    /// Bytes that may be posted and not yet taken by the connection.
+    pub const MAX_QUEUED: usize = 1 << 20;
+
+    /// Post the next piece of the body (an empty piece is ignored).
+    pub fn send(&mut self, piece: impl Into<Vec<u8>>) -> Result<(), StreamError> {
+        if self.flow.gone.load(Ordering::Relaxed) {
+            return Err(StreamError::Gone);
+        }
+        let piece = piece.into();
+        if piece.is_empty() {
+            return Ok(());
+        }
+        let queued = self.flow.queued.load(Ordering::Relaxed);
+        if queued > 0 && queued + piece.len() > Self::MAX_QUEUED {
+            return Err(StreamError::Full);
+        }
+        self.flow.queued.fetch_add(piece.len(), Ordering::Relaxed);
+        self.post(Answer::Chunk(piece));
+        Ok(())
+    }
+
+    /// Bytes posted and not yet taken by the connection.
+    pub fn queued(&self) -> usize {
+        self.flow.queued.load(Ordering::Relaxed)
+    }
+
+    /// Whether the connection is gone.
+    pub fn is_gone(&self) -> bool {
+        self.flow.gone.load(Ordering::Relaxed)
+    }
+
+    /// End the body (the final chunk).
+    pub fn end(mut self) {
+        self.ended = true;
+        self.post(Answer::End);
+    }
+
+    fn post(&self, answer: Answer) {
+        self.mailbox.post(Mail {
+            key: self.key,
+            generation: self.generation,
+            seq: self.seq,
+            answer,
+        });
+    }
+}
+
+impl Drop for Stream {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.post(Answer::Abort);
+        }
+    }
+}
+
+impl std::fmt::Debug for Stream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stream")
+            .field("worker_slot", &self.key)
+            .field("seq", &self.seq)
+            .field("queued", &self.queued())
+            .finish()
     }
 }
 

@@ -22,7 +22,10 @@ use ringhttpd_http::{
     parse, Body, ChunkedDecoder, Error, Header, HttpDate, Limits, Request, Status, Version,
 };
 
-use crate::api::Answer;
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use crate::api::{Answer, Flow};
 use crate::out::OutBuf;
 use crate::outcome::{Outcome, Outcomes, RouteId};
 use crate::respond::{Connection, Response};
@@ -70,8 +73,18 @@ pub struct Pending {
     conn: Connection,
     head_only: bool,
     close: bool,
-    /// The answer, once it has come (written when no write is in flight).
-    ready: Option<Answer>,
+    /// What has come for it and is not written yet (written when no write is in flight): one
+    /// answer, or the pieces of a stream.
+    queue: VecDeque<Answer>,
+    /// A stream's status once its head is written, and whether its body is chunked (HTTP/1.1;
+    /// an HTTP/1.0 client gets the bare body and the close).
+    started: Option<u16>,
+    chunked: bool,
+    http11: bool,
+    /// A stream's shared accounting with its producer.
+    flow: Option<Arc<Flow>>,
+    /// Bytes written for it so far (its outcome record).
+    bytes: u64,
 }
 
 /// Per-request state, held only by a connection in the middle of a request (input or body still
@@ -106,10 +119,10 @@ impl Active {
             && self.pending.is_none()
     }
 
-    /// A deferred answer is awaited (not yet come).
+    /// A deferred answer (or a stream's next piece) is awaited: nothing is queued to write.
     #[inline]
     pub fn awaiting(&self) -> bool {
-        self.pending.as_ref().is_some_and(|p| p.ready.is_none())
+        self.pending.as_ref().is_some_and(|p| p.queue.is_empty())
     }
 
     /// A deferred answer is awaited or waits to be written.
@@ -118,18 +131,19 @@ impl Active {
         self.pending.is_some()
     }
 
-    /// The sequence number of the deferred request awaited, if any.
+    /// The sequence number of the deferred request, if any.
     pub fn awaited_seq(&self) -> Option<u32> {
-        self.pending
-            .as_ref()
-            .filter(|p| p.ready.is_none())
-            .map(|p| p.seq)
+        self.pending.as_ref().map(|p| p.seq)
     }
 
-    /// The deferred answer has come (or timed out): it is written at the next `resume`.
+    /// A deferred answer (or a piece of a stream) has come, or the wait timed out: it is written
+    /// at the next `resume`.
     pub fn deliver(&mut self, answer: Answer) {
         if let Some(p) = self.pending.as_mut() {
-            p.ready = Some(answer);
+            if let Answer::Start { flow, .. } = &answer {
+                p.flow = Some(flow.clone());
+            }
+            p.queue.push_back(answer);
         }
     }
 
@@ -217,8 +231,11 @@ impl ActPool {
 
     pub fn give(&mut self, mut a: Box<Active>) {
         self.clear_output(&mut a.out);
-        if a.pending.take().is_some() {
+        if let Some(p) = a.pending.take() {
             self.budget.deferred -= 1;
+            if let Some(f) = p.flow {
+                f.close(); // the producer learns the connection is gone
+            }
         }
         let g = &mut a.gather;
         self.budget.release(std::mem::take(&mut g.reserved));
@@ -331,11 +348,10 @@ fn stash(act: &mut Active, data: &[u8]) {
 /// `fed.last` when the connection must close after the responses queued (and then consumes
 /// everything).
 fn process(act: &mut Active, cx: &mut Cx, data: &[u8], fed: &mut Fed) -> usize {
-    if let Some(p) = &act.pending {
-        if p.ready.is_none() {
+    if act.pending.is_some() {
+        if !write_deferred(act, cx, fed) {
             return 0; // requests behind a deferred one wait for it, in order
         }
-        write_deferred(act, cx, fed);
         if fed.last {
             return data.len();
         }
@@ -574,7 +590,12 @@ fn answer(
             conn,
             head_only: req.method == ringhttpd_http::Method::Head,
             close,
-            ready: None,
+            queue: VecDeque::new(),
+            started: None,
+            chunked: false,
+            http11: req.version == Version::Http11,
+            flow: None,
+            bytes: 0,
         });
         return;
     }
@@ -586,42 +607,146 @@ fn answer(
     fed.last |= close;
 }
 
-/// Write the deferred answer that has come (or its 500/504), and record its outcome.
-fn write_deferred(act: &mut Active, cx: &mut Cx, fed: &mut Fed) {
-    let p = act.pending.take().expect("checked by the caller");
-    cx.budget.deferred -= 1;
-    let (before, held) = (act.out.total(), act.out.held());
-    let mut res = Response::resumed(&mut act.out, cx.date, p.conn, p.head_only);
-    let status = match p.ready.expect("checked by the caller") {
-        Answer::Ready {
-            status,
-            headers,
-            body,
-        } => {
-            res.start(status);
-            res.header(&[&headers]);
-            if status == 204 || status == 304 {
-                res.finish_without_length();
-            } else {
-                res.finish(body.len() as u64);
-                res.body(&[&body]);
+/// Write what has come for the deferred request: a whole answer (or its 500/504), or the
+/// pieces of a stream while the output has room. Returns true when the request is finished
+/// (its outcome recorded), false while more is awaited.
+fn write_deferred(act: &mut Active, cx: &mut Cx, fed: &mut Fed) -> bool {
+    let p = act.pending.as_mut().expect("checked by the caller");
+    let held = act.out.held();
+    let before = act.out.total();
+    let mut finished = None;
+    while finished.is_none() {
+        let Some(answer) = p.queue.pop_front() else {
+            break;
+        };
+        let mut res = Response::resumed(&mut act.out, cx.date, p.conn, p.head_only);
+        match (answer, p.started) {
+            (
+                Answer::Ready {
+                    status,
+                    headers,
+                    body,
+                },
+                None,
+            ) => {
+                res.start(status);
+                res.header(&[&headers]);
+                if status == 204 || status == 304 {
+                    res.finish_without_length();
+                } else {
+                    res.finish(body.len() as u64);
+                    res.body(&[&body]);
+                }
+                finished = Some(status);
             }
-            status
+            (Answer::Dropped, None) => {
+                cx.outcomes.deferred_dropped += 1;
+                finished = Some(res.status(500, &[], b"the handler dropped its deferred response"));
+            }
+            (Answer::Expired, None) => {
+                cx.outcomes.deferred_expired += 1;
+                finished = Some(res.status(504, &[], b"the handler did not answer in time"));
+            }
+            (Answer::Bad(why), None) => finished = Some(res.status(500, &[], why.as_bytes())),
+            (
+                Answer::Start {
+                    status, headers, ..
+                },
+                None,
+            ) => {
+                // HTTP/1.1: chunked. HTTP/1.0: the body runs to the close.
+                p.chunked = p.http11;
+                if !p.chunked {
+                    p.close = true;
+                    res = Response::resumed(res.out, cx.date, Connection::Close, p.head_only);
+                }
+                res.start(status);
+                res.header(&[&headers]);
+                if p.chunked {
+                    res.header(&[b"Transfer-Encoding: chunked\r\n"]);
+                }
+                res.finish_without_length();
+                p.started = Some(status);
+            }
+            (Answer::Chunk(piece), Some(_)) => {
+                if res.out.total() >= OUT_HIGH {
+                    // The client has not taken what is queued: the piece waits (and counts
+                    // against the producer's bound) until the write completes.
+                    p.queue.push_front(Answer::Chunk(piece));
+                    break;
+                }
+                if let Some(f) = &p.flow {
+                    f.taken(piece.len());
+                }
+                if !p.head_only {
+                    if p.chunked {
+                        write_hex(&mut res.out.data, piece.len());
+                        res.out.data.extend_from_slice(b"\r\n");
+                        res.out.data.extend_from_slice(&piece);
+                        res.out.data.extend_from_slice(b"\r\n");
+                    } else {
+                        res.out.data.extend_from_slice(&piece);
+                    }
+                }
+            }
+            (Answer::End, Some(status)) => {
+                if p.chunked && !p.head_only {
+                    res.out.data.extend_from_slice(b"0\r\n\r\n");
+                }
+                finished = Some(status);
+            }
+            // Mid-stream: the producer gave up, or stopped sending for a handler timeout. The
+            // body cannot be completed: close without the final chunk.
+            (Answer::Abort | Answer::Dropped | Answer::Expired, Some(status)) => {
+                p.close = true;
+                finished = Some(status);
+            }
+            // A stream's pieces before its head, or a second answer: a producer bug that the
+            // types make hard to reach; the response cannot be trusted, so it ends here.
+            (_, started) => {
+                p.close = true;
+                finished = Some(started.unwrap_or(500));
+            }
         }
-        Answer::Dropped => {
-            cx.outcomes.deferred_dropped += 1;
-            res.status(500, &[], b"the handler dropped its deferred response")
-        }
-        Answer::Expired => {
-            cx.outcomes.deferred_expired += 1;
-            res.status(504, &[], b"the handler did not answer in time")
-        }
-        Answer::Bad(why) => res.status(500, &[], why.as_bytes()),
-    };
+    }
     cx.budget.held += act.out.held() - held;
-    record(act, cx, before, status, RouteId::Handler, p.close);
+    let p = act.pending.as_mut().expect("still there");
+    p.bytes += (act.out.total() - before) as u64;
+    let Some(status) = finished else {
+        return false;
+    };
+    let p = act.pending.take().expect("still there");
+    cx.budget.deferred -= 1;
+    if let Some(f) = &p.flow {
+        f.close();
+    }
+    cx.outcomes.record(&Outcome {
+        status,
+        bytes: p.bytes,
+        started: cx.turn,
+        route: RouteId::Handler,
+        site: 0,
+        close: p.close,
+    });
     fed.answered = true;
     fed.last |= p.close;
+    true
+}
+
+/// A chunk size in hex (RFC 9112 §7.1).
+fn write_hex(out: &mut Vec<u8>, n: usize) {
+    let mut digits = [0u8; 16];
+    let mut k = digits.len();
+    let mut v = n;
+    loop {
+        k -= 1;
+        digits[k] = b"0123456789abcdef"[v & 15];
+        v >>= 4;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[k..]);
 }
 
 /// Answer a request that could not be parsed (the connection closes after it).

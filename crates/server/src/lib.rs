@@ -56,6 +56,6 @@ mod wheel;
 mod worker;
 
 pub use alloc_count::CountingAlloc;
-pub use api::{BodyWriter, Later, Reply, Request, Response};
+pub use api::{BodyWriter, Later, Reply, Request, Response, Stream, StreamError};
 pub use ringhttpd_http::Method;
 pub use server::{Error, Result, Server};

@@ -324,6 +324,81 @@ fn a_deferred_answer_outlives_a_closed_connection(mode: Mode) {
     assert_eq!(r.status, 200);
 }
 
+/// Read a response head (status line and fields), byte by byte.
+fn read_head(c: &mut std::net::TcpStream) -> String {
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(c.read(&mut b).unwrap(), 1, "EOF in head: {head:?}");
+        head.push(b[0]);
+    }
+    String::from_utf8(head).unwrap()
+}
+
+/// Decode a chunked body; `None` if the connection ends before the final chunk.
+fn read_chunked(c: &mut std::net::TcpStream) -> Option<Vec<u8>> {
+    let mut body = Vec::new();
+    loop {
+        let mut line = Vec::new();
+        let mut b = [0u8; 1];
+        while !line.ends_with(b"\r\n") {
+            if c.read(&mut b).ok()? == 0 {
+                return None;
+            }
+            line.push(b[0]);
+        }
+        let size = usize::from_str_radix(std::str::from_utf8(&line[..line.len() - 2]).ok()?, 16)
+            .expect("hex chunk size");
+        let mut data = vec![0; size + 2];
+        c.read_exact(&mut data).ok()?;
+        assert!(data.ends_with(b"\r\n"));
+        if size == 0 {
+            return Some(body);
+        }
+        body.extend_from_slice(&data[..size]);
+    }
+}
+
+fn streamed_responses(mode: Mode) {
+    let s = Server::start_example("deferred", mode, &[]);
+    let lines = |n: usize| (0..n).map(|i| format!("line {i}\n")).collect::<String>();
+    let mut c = s.connect();
+    c.write_all(&get("/stream?n=5")).unwrap();
+    let head = read_head(&mut c);
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    assert!(
+        head.contains("\r\nTransfer-Encoding: chunked\r\n"),
+        "{head}"
+    );
+    assert!(!head.contains("Content-Length"), "{head}");
+    assert_eq!(read_chunked(&mut c).unwrap(), lines(5).into_bytes());
+    // The connection goes on after a stream, and a HEAD gets the head only.
+    c.write_all(b"HEAD /stream?n=2 HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    let head = read_head(&mut c);
+    assert!(head.contains("Transfer-Encoding: chunked"), "{head}");
+    c.write_all(&get("/now")).unwrap();
+    assert_eq!(body(&read_response(&mut c, false).unwrap()), "now\n");
+
+    // HTTP/1.0: the bare body, ended by the close.
+    let mut c = s.connect();
+    c.write_all(b"GET /stream?n=3 HTTP/1.0\r\n\r\n").unwrap();
+    let head = read_head(&mut c);
+    assert!(
+        head.contains("\r\nConnection: close\r\n") && !head.contains("chunked"),
+        "{head}"
+    );
+    let mut rest = Vec::new();
+    c.read_to_end(&mut rest).unwrap();
+    assert_eq!(rest, lines(3).into_bytes());
+
+    // A producer that gives up: the client sees the body cut off (no final chunk).
+    let mut c = s.connect();
+    c.write_all(&get("/stream-abort")).unwrap();
+    read_head(&mut c);
+    assert_eq!(read_chunked(&mut c), None, "no final chunk");
+}
+
 fn users_json(mode: Mode) {
     let s = Server::start_example("users_api", mode, &[]);
     let r = exchange(&s, &get("/api/v1/users"));
@@ -360,5 +435,6 @@ per_mode!(
     expect_100_continue,
     deferred_answers,
     a_deferred_answer_outlives_a_closed_connection,
+    streamed_responses,
     users_json,
 );

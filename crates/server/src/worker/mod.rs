@@ -516,7 +516,12 @@ impl<D: Driver> Worker<D> {
                     act.deliver(m.answer);
                     self.answer_ready(key);
                 }
-                None => self.stats.late += 1,
+                None => {
+                    if let crate::api::Answer::Start { flow, .. } = &m.answer {
+                        flow.close(); // its producer learns there is no one to stream to
+                    }
+                    self.stats.late += 1;
+                }
             }
         }
         self.mails = mails;

@@ -128,3 +128,60 @@ fn at_the_deferred_bound_new_requests_wait() {
     assert!(!h.w.conns[conns[4].key].state.waiting());
     assert_eq!(h.w.ctx.acts.budget.deferred, 4);
 }
+
+#[test]
+fn a_stream_is_written_as_the_client_takes_it_and_its_producer_is_bounded() {
+    use crate::api::StreamError;
+    let (mut h, store) = deferring();
+    let c = h.accept();
+    h.send(&c, LATER);
+    let later = store.lock().unwrap().pop().unwrap();
+    let mut st = later.stream(200, "text/plain");
+    let piece = vec![b'x'; 40 * 1024];
+    for _ in 0..3 {
+        st.send(piece.clone()).unwrap();
+    }
+    mail(&mut h);
+    // The head went out as soon as it came; the pieces came during that write.
+    let (wtok, head) = write_of(&h.ops());
+    let text = String::from_utf8_lossy(&head);
+    assert!(text.contains("Transfer-Encoding: chunked\r\n"), "{text}");
+    h.complete(wtok, Ok(head.len() as u32));
+    let (wtok, data) = write_of(&h.ops());
+    assert!(data.starts_with(b"a000\r\n"), "{:?}", &data[..16]);
+    assert_eq!(
+        count(&data, b"a000\r\n"),
+        2,
+        "two 40 KiB chunks, the third waits"
+    );
+    assert_eq!(st.queued(), 40 * 1024, "the waiting piece still counts");
+    // The producer is bounded.
+    let mut posted = st.queued();
+    let full = loop {
+        match st.send(piece.clone()) {
+            Ok(()) => posted += piece.len(),
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(full, StreamError::Full);
+    assert!(posted <= crate::api::Stream::MAX_QUEUED);
+    // The client takes the first write: the next pieces go out.
+    h.complete(wtok, Ok(data.len() as u32));
+    mail(&mut h);
+    let (_, data) = write_of(&h.ops());
+    assert!(data.starts_with(b"a000\r\n"), "the next chunk follows");
+    assert!(st.queued() < posted);
+    // The client goes away: once the slot is freed, the producer is told.
+    h.complete(c.recv, Err(Errno(libc::ECONNRESET)));
+    let ops = h.ops();
+    assert!(has(&ops, |o| matches!(o, Op::Cancel { .. })), "{ops:?}");
+    for o in &ops {
+        if let Op::Cancel { token, .. } = o {
+            h.complete(*token, Ok(0));
+        }
+    }
+    h.complete(wtok, Err(Errno::ECANCELED));
+    let ops = h.ops();
+    finish_close(&mut h, &c, &ops);
+    assert_eq!(st.send(b"more".to_vec()), Err(StreamError::Gone));
+}
