@@ -1,21 +1,9 @@
-//! The JSON API of the seed document ("Golang toy server performance"): `GET /api/v1/users`
-//! answers 1,000 users as JSON (about 100 KB), generated for every request from static data and
-//! serialised straight into the connection's output buffer. The peers in `bench/api` produce
-//! byte-identical JSON.
-//!
-//! ```sh
-//! cargo run --release -p ringhttpd --example users_api -- --listen 127.0.0.1:3000
-//! curl -s localhost:3000/api/v1/users | head -c 300
-//! ```
+//! The seed's 1,000 users, computed from `i` and a few tables, serialised one by one with the
+//! fields built on the stack (no allocation). Shared with the peers in `bench/api/peers`, so
+//! every Rust server in that benchmark runs the same serialisation code.
 
-use std::process::ExitCode;
-
-use ringhttpd::{Reply, Request, Response, Server};
 use serde::ser::{SerializeSeq, SerializeStruct, Serializer};
 use serde::Serialize;
-
-#[global_allocator]
-static ALLOC: ringhttpd::CountingAlloc = ringhttpd::CountingAlloc;
 
 const USERS: usize = 1000;
 const FIRST: [&str; 16] = [
@@ -121,7 +109,7 @@ impl Serialize for User {
 }
 
 /// All users, serialised one by one (nothing is collected first).
-struct Users;
+pub struct Users;
 
 impl Serialize for Users {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -130,20 +118,5 @@ impl Serialize for Users {
             seq.serialize_element(&User(i))?;
         }
         seq.end()
-    }
-}
-
-fn users(_: &Request, res: &mut Response) -> Reply {
-    res.json(&Users)
-}
-
-fn main() -> ExitCode {
-    let server = match Server::from_args() {
-        Ok(s) => s,
-        Err(e) => return e.report(),
-    };
-    match server.get("/api/v1/users", users).run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => e.report(),
     }
 }
