@@ -1,5 +1,5 @@
 //! The library's handler API, black-box: the examples (`examples/hello.rs`, `echo.rs`,
-//! `deferred.rs`, `users_api.rs`) are started as real servers and driven over sockets, on every
+//! `deferred.rs`, `users_api/`) are started as real servers and driven over sockets, on every
 //! backend mode.
 
 mod common;
