@@ -21,7 +21,6 @@ pub struct Wheel {
     slots: Vec<Vec<Entry>>,
     /// The last second processed by `advance`.
     done: u32,
-    scratch: Vec<Entry>,
 }
 
 impl Wheel {
@@ -29,7 +28,6 @@ impl Wheel {
         Wheel {
             slots: (0..SLOTS).map(|_| Vec::new()).collect(),
             done: now,
-            scratch: Vec::new(),
         }
     }
 
@@ -47,16 +45,16 @@ impl Wheel {
         let from = self.done + 1;
         let to = now.min(self.done.saturating_add(SLOTS as u32));
         for t in from..=to {
-            let slot = &mut self.slots[t as usize % SLOTS];
-            self.scratch.clear();
-            std::mem::swap(slot, &mut self.scratch);
-            for &e in &self.scratch {
+            // In place: each slot keeps the capacity its busiest second needed, so a steady
+            // load files entries without allocating.
+            self.slots[t as usize % SLOTS].retain(|&e| {
                 if e.at <= now {
                     due(e);
+                    false
                 } else {
-                    self.slots[t as usize % SLOTS].push(e); // a later turn
+                    true // a later turn
                 }
-            }
+            });
         }
         if now > self.done {
             self.done = now;

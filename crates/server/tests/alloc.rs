@@ -61,7 +61,7 @@ fn handlers(mode: Mode) {
     run_program(&example("echo"), mode, &BODIES, 1);
 }
 
-fn json(mode: Mode) {
+fn json_endpoint(mode: Mode) {
     // 100 KB per response: fewer rounds (1,250 requests) keep the test short.
     run_program(&example("users_api"), mode, &JSON, 8);
 }
@@ -132,23 +132,4 @@ fn run_program(program: &std::path::Path, mode: Mode, requests: &[&[u8]; 4], div
     );
 }
 
-fn all(mode: Mode) {
-    no_allocation_per_request(mode);
-    handlers(mode);
-    json(mode);
-}
-
-#[test]
-fn epoll() {
-    all(Mode::Epoll);
-}
-
-#[test]
-fn uring() {
-    all(Mode::UringAll);
-}
-
-#[test]
-fn uring_5_15() {
-    all(Mode::Uring515);
-}
+per_mode!(no_allocation_per_request, handlers, json_endpoint);
