@@ -27,6 +27,7 @@ mod request;
 mod response;
 mod scan;
 mod target;
+pub mod ws;
 
 pub use chunked::{ChunkedDecoder, Progress, MAX_LINE};
 pub use coding::{choose_coding, Coding};

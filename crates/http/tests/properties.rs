@@ -216,3 +216,108 @@ proptest! {
         prop_assert_eq!(r.is_ok(), well_formed, "{:?}", line);
     }
 }
+
+// ---- WebSocket frames ----
+
+use ringhttpd_http::ws::{self, Decoder, Event};
+
+/// A masked client frame.
+fn ws_frame(fin: bool, opcode: u8, mask: [u8; 4], payload: &[u8]) -> Vec<u8> {
+    let mut v = vec![(fin as u8) << 7 | opcode];
+    let n = payload.len();
+    if n < 126 {
+        v.push(0x80 | n as u8);
+    } else {
+        v.push(0x80 | 126);
+        v.extend_from_slice(&(n as u16).to_be_bytes());
+    }
+    v.extend_from_slice(&mask);
+    v.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i & 3]));
+    v
+}
+
+/// Every event (with its bytes) from feeding `input` cut at `cuts`; the error code if any.
+fn ws_events(input: &[u8], cuts: &[usize]) -> Result<Vec<(String, Vec<u8>)>, u16> {
+    let mut d = Decoder::new(1 << 16);
+    let mut msg = Vec::new();
+    let mut out = Vec::new();
+    let mut points: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
+    points.push(0);
+    points.push(input.len());
+    points.sort_unstable();
+    for w in points.windows(2) {
+        let piece = &input[w[0]..w[1]];
+        let mut at = 0;
+        loop {
+            let p = d.feed(&piece[at..], &mut msg).map_err(|e| e.code)?;
+            at += p.consumed;
+            match p.event {
+                Event::None if at == piece.len() => break,
+                Event::None => {}
+                Event::Message { .. } => {
+                    out.push((format!("{:?}", p.event), std::mem::take(&mut msg)))
+                }
+                e => out.push((format!("{e:?}"), d.control_payload().to_vec())),
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn ws_message() -> impl Strategy<Value = Vec<u8>> {
+    // A message of 1-3 fragments, text (valid UTF-8) or binary, with a ping between fragments.
+    (
+        any::<bool>(),
+        prop::collection::vec(prop::collection::vec(any::<u8>(), 0..300), 1..4),
+        any::<[u8; 4]>(),
+        "[a-zé€😀 ]{0,40}",
+    )
+        .prop_map(|(text, parts, mask, s)| {
+            let parts: Vec<Vec<u8>> = if text {
+                // Split valid UTF-8 at arbitrary byte offsets (inside characters too).
+                let b = s.into_bytes();
+                let mid = b.len() / 2;
+                vec![b[..mid].to_vec(), b[mid..].to_vec()]
+            } else {
+                parts
+            };
+            let mut v = Vec::new();
+            for (i, p) in parts.iter().enumerate() {
+                let op = if i == 0 {
+                    if text {
+                        1
+                    } else {
+                        2
+                    }
+                } else {
+                    0
+                };
+                v.extend(ws_frame(i + 1 == parts.len(), op, mask, p));
+                if i == 0 {
+                    v.extend(ws_frame(true, 9, mask, b"p"));
+                }
+            }
+            v
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn ws_split_anywhere_same_events(msgs in prop::collection::vec(ws_message(), 1..4),
+                                     cuts in prop::collection::vec(any::<usize>(), 0..8)) {
+        let input = msgs.concat();
+        let whole = ws_events(&input, &[]);
+        prop_assert!(whole.is_ok(), "generated frames must decode: {:?}", whole);
+        prop_assert_eq!(ws_events(&input, &cuts), whole);
+    }
+
+    #[test]
+    fn ws_random_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512),
+                                   cuts in prop::collection::vec(any::<usize>(), 0..4)) {
+        if let Err(code) = ws_events(&bytes, &cuts) {
+            prop_assert!([ws::code::PROTOCOL, ws::code::INVALID_DATA, ws::code::TOO_BIG].contains(&code));
+        }
+    }
+}
