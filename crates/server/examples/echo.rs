@@ -1,5 +1,7 @@
 //! Request bodies: `POST /echo` answers with the body it was sent (Content-Length or chunked,
 //! up to `--max-body`), `POST /sum` reads a JSON array of numbers and answers their sum as JSON.
+//! WebSocket: `/ws` echoes every text and binary message (the message `close` ends the
+//! connection with 1000).
 //!
 //! ```sh
 //! cargo run --release -p ringhttpd --example echo
@@ -9,7 +11,7 @@
 
 use std::process::ExitCode;
 
-use ringhttpd::{Reply, Request, Response, Server};
+use ringhttpd::{Message, Reply, Request, Response, Server, Session};
 
 #[global_allocator]
 static ALLOC: ringhttpd::CountingAlloc = ringhttpd::CountingAlloc;
@@ -31,6 +33,14 @@ fn sum(req: &Request, res: &mut Response) -> Reply {
     }
 }
 
+fn ws_echo(msg: &Message, ws: &mut Session) {
+    match msg.text() {
+        Some("close") => ws.close(1000),
+        Some(text) => ws.send_text(text),
+        None => ws.send_binary(msg.bytes()),
+    }
+}
+
 fn main() -> ExitCode {
     let server = match Server::from_args() {
         Ok(s) => s,
@@ -40,6 +50,7 @@ fn main() -> ExitCode {
         .post("/echo", echo)
         .put("/echo", echo)
         .post("/sum", sum)
+        .websocket("/ws", ws_echo)
         .run()
     {
         Ok(()) => ExitCode::SUCCESS,

@@ -95,8 +95,8 @@ impl Timeouts {
     }
 }
 
-/// Phase, receive side, writing, transport and waiting in two bytes:
-/// bits 0-2 phase, 3-5 receive side, 6 writing, 7-8 transport, 9 waiting.
+/// Phase, receive side, writing, transport, waiting and WebSocket in two bytes:
+/// bits 0-2 phase, 3-5 receive side, 6 writing, 7-8 transport, 9 waiting, 10 WebSocket, 11 pinged.
 #[derive(Copy, Clone, PartialEq, Eq)]
 pub struct State(u16);
 
@@ -106,6 +106,10 @@ const RECV: u16 = 0b111 << RECV_SHIFT;
 const WRITING: u16 = 1 << 6;
 const TRANSPORT_SHIFT: u16 = 7;
 const WAITING: u16 = 1 << 9;
+/// The connection speaks WebSocket (after `101 Switching Protocols`).
+const WEBSOCKET: u16 = 1 << 10;
+/// A ping went out for an idle WebSocket connection and nothing has come back since.
+const PINGED: u16 = 1 << 11;
 
 impl State {
     /// A freshly accepted connection.
@@ -265,6 +269,29 @@ impl State {
     /// Requests wait in the stash for the core's response budget (its receive paused).
     pub fn waiting(self) -> bool {
         self.0 & WAITING != 0
+    }
+
+    /// The connection speaks WebSocket.
+    pub fn websocket(self) -> bool {
+        self.0 & WEBSOCKET != 0
+    }
+
+    /// `101 Switching Protocols` is queued: what follows is WebSocket frames.
+    pub fn upgrade(&mut self) {
+        self.0 |= WEBSOCKET;
+    }
+
+    /// A ping for an idle WebSocket connection is unanswered.
+    pub fn pinged(self) -> bool {
+        self.0 & PINGED != 0
+    }
+
+    pub fn set_pinged(&mut self, on: bool) {
+        if on {
+            self.0 |= PINGED;
+        } else {
+            self.0 &= !PINGED;
+        }
     }
 
     pub fn set_waiting(&mut self, on: bool) {

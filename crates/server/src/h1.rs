@@ -56,13 +56,13 @@ enum BodyLeft {
 
 /// A request whose body is being gathered for its handler.
 #[derive(Default)]
-struct Gather {
+pub struct Gather {
     on: bool,
     /// The request's head, copied out of the receive buffer (parsed again when the body is
     /// complete).
     head: Vec<u8>,
-    /// The decoded body so far.
-    body: Vec<u8>,
+    /// The decoded body so far (for a WebSocket connection: the message being assembled).
+    pub body: Vec<u8>,
     /// Bytes taken from the core's budget for this body.
     reserved: usize,
 }
@@ -95,8 +95,10 @@ pub struct Active {
     /// Unparsed input (partial request, or requests waiting behind a write). Usually empty.
     pub input: Vec<u8>,
     body: BodyLeft,
-    gather: Gather,
+    pub gather: Gather,
     pending: Option<Pending>,
+    /// A WebSocket connection's frame decoder (fresh, and so idle, for HTTP connections).
+    pub ws: ringhttpd_http::ws::Decoder,
 }
 
 impl Active {
@@ -107,6 +109,7 @@ impl Active {
             body: BodyLeft::None,
             gather: Gather::default(),
             pending: None,
+            ws: ringhttpd_http::ws::Decoder::new(0),
         }
     }
 
@@ -117,6 +120,8 @@ impl Active {
             && !self.body_pending()
             && !self.gather.on
             && self.pending.is_none()
+            && self.ws.is_idle()
+            && self.gather.body.is_empty()
     }
 
     /// A deferred answer (or a stream's next piece) is awaited: nothing is queued to write.
@@ -242,6 +247,8 @@ impl ActPool {
         g.on = false;
         g.head.clear();
         g.body.clear();
+        a.ws.reset();
+        let g = &mut a.gather;
         g.head.shrink_to(KEEP_CAPACITY);
         g.body.shrink_to(KEEP_CAPACITY);
         if self.free.len() >= POOL {
@@ -289,6 +296,8 @@ pub struct Fed {
     pub waiting: bool,
     /// A handler deferred its answer (the handler timeout starts now).
     pub deferred: bool,
+    /// `101 Switching Protocols` is queued for WebSocket route `id`: what follows is frames.
+    pub upgrade: Option<u16>,
 }
 
 /// Bytes arrived. `writing`: a write is in flight, so nothing may be appended to the output
@@ -384,6 +393,7 @@ fn process(act: &mut Active, cx: &mut Cx, data: &[u8], fed: &mut Fed) -> usize {
     // exposes only the fields it wrote, `req.headers`.
     let mut headers = [Header::EMPTY; MAX_HEADERS];
     while !fed.last
+        && fed.upgrade.is_none()
         && act.pending.is_none()
         && !act.body_pending()
         && pos < data.len()
@@ -601,6 +611,9 @@ fn answer(
     }
     if done.panicked {
         cx.outcomes.panics += 1;
+    }
+    if done.upgrade.is_some() {
+        fed.upgrade = done.upgrade;
     }
     let close = close || done.panicked;
     record(act, cx, before, done.status, routed.responder.id(), close);

@@ -52,6 +52,7 @@ mod router;
 mod server;
 mod sys;
 mod transport;
+mod websocket;
 mod wheel;
 mod worker;
 
@@ -59,3 +60,4 @@ pub use alloc_count::CountingAlloc;
 pub use api::{BodyWriter, Later, Reply, Request, Response, Stream, StreamError};
 pub use ringhttpd_http::Method;
 pub use server::{Error, Result, Server};
+pub use websocket::{Message, Session};

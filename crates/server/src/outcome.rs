@@ -76,6 +76,9 @@ pub struct Outcomes {
     pub deferred: u64,
     pub deferred_dropped: u64,
     pub deferred_expired: u64,
+    /// WebSocket messages received, and connections closed for a protocol violation.
+    pub ws_messages: u64,
+    pub ws_errors: u64,
 }
 
 impl Outcomes {
@@ -102,13 +105,16 @@ impl Outcomes {
         }
         let _ = write!(
             s,
-            " closes={} bytes={} panics={} deferred={} deferred_dropped={} deferred_expired={}",
+            " closes={} bytes={} panics={} deferred={} deferred_dropped={} deferred_expired={} \
+             ws_messages={} ws_errors={}",
             self.closes,
             self.bytes,
             self.panics,
             self.deferred,
             self.deferred_dropped,
-            self.deferred_expired
+            self.deferred_expired,
+            self.ws_messages,
+            self.ws_errors
         );
         s
     }
@@ -146,7 +152,8 @@ mod tests {
         assert_eq!(
             o.report(),
             "requests=7 1xx=1 2xx=2 3xx=1 4xx=2 5xx=1 handlers=2 files=4 error=1 server=0 \
-             unrouted=0 closes=1 bytes=70 panics=0 deferred=0 deferred_dropped=0 deferred_expired=0"
+             unrouted=0 closes=1 bytes=70 panics=0 deferred=0 deferred_dropped=0 deferred_expired=0 \
+             ws_messages=0 ws_errors=0"
         );
     }
 }

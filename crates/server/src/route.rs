@@ -71,6 +71,8 @@ pub struct Done {
     pub deferred: Option<u32>,
     /// The handler panicked (answered 500; the connection closes).
     pub panicked: bool,
+    /// `101 Switching Protocols` was queued for this WebSocket route.
+    pub upgrade: Option<u16>,
 }
 
 /// Pick the responder for a request.
@@ -95,6 +97,7 @@ impl Responder {
         match self {
             Responder::Handler { .. } => RouteId::Handler,
             Responder::Files { .. } => RouteId::Files,
+            Responder::WebSocket { .. } => RouteId::Handler,
             Responder::Server => RouteId::Server,
             _ => RouteId::Unrouted,
         }
@@ -146,6 +149,15 @@ pub fn answer(
             Method::Other => res.status(501, &[], b""),
             _ => res.status(400, &[], b"asterisk-form is only for OPTIONS"),
         },
+        Responder::WebSocket { id } => {
+            let (status, up) = crate::websocket::upgrade(req, &mut res);
+            return Done {
+                status,
+                deferred: None,
+                panicked: false,
+                upgrade: up.then_some(id),
+            };
+        }
         Responder::NotFound => res.status(404, &[], b""),
         // RFC 9110 §9.1: a method the server does not recognise is 501; a known one that the
         // resource does not allow is 405 with Allow.
@@ -157,6 +169,7 @@ pub fn answer(
         status,
         deferred: None,
         panicked: false,
+        upgrade: None,
     }
 }
 
@@ -206,6 +219,7 @@ fn call(
             status: 0,
             deferred: r.defer.seq,
             panicked: false,
+            upgrade: None,
         },
         Ok(reply) => {
             // A Reply that is not this response's (kept from another one) is a handler bug.
@@ -220,6 +234,7 @@ fn call(
                 status,
                 deferred: None,
                 panicked: false,
+                upgrade: None,
             }
         }
         Err(_) => {
@@ -231,6 +246,7 @@ fn call(
                 status,
                 deferred: None,
                 panicked: true,
+                upgrade: None,
             }
         }
     }

@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use ringhttpd_http::{normalize_path, Method, PathError};
 
 use crate::api::{Reply, Request, Response};
+use crate::websocket::WsHandler;
 
 /// A request handler: runs on the worker that owns the connection, must not block.
 pub type Handler = dyn Fn(&Request<'_>, &mut Response<'_>) -> Reply + Send + Sync + 'static;
@@ -77,6 +78,8 @@ pub enum Target {
     Handler(u16),
     /// Index into [`Router::mounts`].
     Files(u8),
+    /// Index into the WebSocket handlers.
+    WebSocket(u16),
 }
 
 struct Entry {
@@ -101,6 +104,7 @@ pub struct Mount {
 pub struct Router {
     entries: Vec<Entry>,
     handlers: Vec<Box<Handler>>,
+    ws_handlers: Vec<Box<WsHandler>>,
     pub mounts: Vec<Mount>,
     /// `Allow` for `OPTIONS *`: every method some route accepts.
     pub server_allow: Box<[u8]>,
@@ -120,6 +124,8 @@ pub enum Responder {
     Handler { id: u16, entry: u16 },
     /// A file mount; the file path is the routed path from byte `from` on.
     Files { mount: u8, from: u16 },
+    /// A WebSocket route: the upgrade, then its message handler.
+    WebSocket { id: u16 },
     /// The server as a whole: the asterisk-form target (RFC 9112 §3.2.4), `OPTIONS *` only.
     Server,
     /// No pattern matches the path.
@@ -202,6 +208,11 @@ impl Router {
     #[inline]
     pub fn handler(&self, id: u16) -> &Handler {
         &*self.handlers[id as usize]
+    }
+
+    #[inline]
+    pub fn ws_handler(&self, id: u16) -> &WsHandler {
+        &*self.ws_handlers[id as usize]
     }
 
     pub fn allow(&self, entry: u16) -> &[u8] {
@@ -301,6 +312,7 @@ impl Router {
                 mount,
                 from: rest_from,
             },
+            Some(Target::WebSocket(id)) => Responder::WebSocket { id },
             None => Responder::NotAllowed { entry: i as u16 },
         }
     }
@@ -410,6 +422,7 @@ fn parse_pattern(pattern: &str) -> Result<Vec<Seg>, String> {
 pub struct RouterBuilder {
     routes: Vec<(Method, String, Target)>,
     handlers: Vec<Box<Handler>>,
+    ws_handlers: Vec<Box<WsHandler>>,
     pub mounts: Vec<Mount>,
 }
 
@@ -419,6 +432,13 @@ impl RouterBuilder {
         self.handlers.push(h);
         self.routes
             .push((method, pattern.to_string(), Target::Handler(id)));
+    }
+
+    pub fn websocket(&mut self, pattern: &str, h: Box<WsHandler>) {
+        let id = self.ws_handlers.len() as u16;
+        self.ws_handlers.push(h);
+        self.routes
+            .push((Method::Get, pattern.to_string(), Target::WebSocket(id)));
     }
 
     pub fn files(&mut self, prefix: &str, dir: PathBuf) {
@@ -519,6 +539,7 @@ impl RouterBuilder {
         Ok(Router {
             entries,
             handlers: self.handlers,
+            ws_handlers: self.ws_handlers,
             mounts: self.mounts,
             server_allow: server_allow.into_boxed_slice(),
         })

@@ -244,6 +244,21 @@ impl Server {
         self.route(Method::Patch, pattern, handler)
     }
 
+    /// A WebSocket route (RFC 6455): a `GET` for `pattern` with a valid opening handshake is
+    /// answered `101 Switching Protocols` (a bad one 400, or 426 for a missing upgrade or a
+    /// version other than 13), then every complete message from the client is handed to
+    /// `handler`, which may answer through its [`crate::Session`]. Pings are answered, a close is
+    /// echoed, violations are closed with the code RFC 6455 §7.4.1 names, messages are bounded
+    /// by `--max-body` (1009 beyond), and an idle connection is pinged after the keep-alive
+    /// timeout and closed if it does not answer within another.
+    pub fn websocket<H>(mut self, pattern: &str, handler: H) -> Server
+    where
+        H: Fn(&crate::Message<'_>, &mut crate::Session<'_>) + Send + Sync + 'static,
+    {
+        self.routes.websocket(pattern, Box::new(handler));
+        self
+    }
+
     /// Serve the files under `dir` at `prefix` (`"/"` for the whole site, or `/static`):
     /// `GET`/`HEAD` with conditionals, ranges and compression, from a per-core cache. Paths
     /// not claimed by a more specific route fall through to the mount with the longest

@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -66,9 +66,15 @@ fn json_endpoint(mode: Mode) {
     run_program(&example("users_api"), mode, &JSON, 8);
 }
 
-/// `requests` one at a time and pipelined four at a time over 8 connections; `div` divides
-/// the number of rounds.
-fn run_program(program: &std::path::Path, mode: Mode, requests: &[&[u8]; 4], div: usize) {
+/// Start `program` with one worker; returns it, its port and its stderr.
+fn spawn(
+    program: &std::path::Path,
+    mode: Mode,
+) -> (
+    std::process::Child,
+    u16,
+    BufReader<std::process::ChildStderr>,
+) {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../www");
     let mut child = Command::new(program)
         .args(["--listen", "127.0.0.1:0", "--threads", "1", "--root", root])
@@ -90,16 +96,77 @@ fn run_program(program: &std::path::Path, mode: Mode, requests: &[&[u8]; 4], div
         .unwrap()
         .parse()
         .unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let err = BufReader::new(child.stderr.take().unwrap());
+    (child, port, err)
+}
 
+fn connect(port: u16) -> TcpStream {
+    let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_nodelay(true).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s
+}
+
+/// WebSocket echo (`examples/echo`, `/ws`): messages one at a time and four per write, over
+/// 8 connections.
+fn websocket_echo(mode: Mode) {
+    let (mut child, port, mut err) = spawn(&example("echo"), mode);
     let mut conns: Vec<TcpStream> = (0..8)
         .map(|_| {
-            let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-            s.set_nodelay(true).unwrap();
-            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let mut s = connect(port);
+            s.write_all(
+                b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                  Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+            )
+            .unwrap();
+            let mut head = Vec::new();
+            let mut b = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                s.read_exact(&mut b).unwrap();
+                head.push(b[0]);
+            }
+            assert!(head.starts_with(b"HTTP/1.1 101 "));
             s
         })
         .collect();
+    // A masked text frame, and room for its (unmasked) echo.
+    let msg = b"hello, sockets";
+    let mask = [9, 8, 7, 6];
+    let mut frame = vec![0x81, 0x80 | msg.len() as u8];
+    frame.extend_from_slice(&mask);
+    frame.extend(msg.iter().enumerate().map(|(i, b)| b ^ mask[i & 3]));
+    let mut echo = vec![0u8; 2 + msg.len()];
+    let mut run = |rounds: usize| {
+        for i in 0..rounds {
+            let s = &mut conns[i % 8];
+            let n = if i % 2 == 0 { 1 } else { 4 };
+            s.write_all(&frame.repeat(n)).unwrap();
+            for _ in 0..n {
+                s.read_exact(&mut echo).unwrap();
+                assert_eq!(&echo[2..], msg);
+            }
+        }
+    };
+    run(1000);
+    let before = allocations(&child, &mut err);
+    run(4000);
+    let after = allocations(&child, &mut err);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(
+        after - before,
+        0,
+        "{} allocations during 10,000 messages",
+        after - before
+    );
+}
+
+/// `requests` one at a time and pipelined four at a time over 8 connections; `div` divides
+/// the number of rounds.
+fn run_program(program: &std::path::Path, mode: Mode, requests: &[&[u8]; 4], div: usize) {
+    let (mut child, port, mut err) = spawn(program, mode);
+
+    let mut conns: Vec<TcpStream> = (0..8).map(|_| connect(port)).collect();
     let mut run = |rounds: usize| {
         for i in 0..rounds {
             let s = &mut conns[i % 8];
@@ -132,4 +199,9 @@ fn run_program(program: &std::path::Path, mode: Mode, requests: &[&[u8]; 4], div
     );
 }
 
-per_mode!(no_allocation_per_request, handlers, json_endpoint);
+per_mode!(
+    no_allocation_per_request,
+    handlers,
+    json_endpoint,
+    websocket_echo
+);

@@ -216,6 +216,19 @@ impl Decoder {
         }
     }
 
+    /// Back to a fresh state (between connections), keeping the settings.
+    pub fn reset(&mut self) {
+        *self = Decoder {
+            rsv1: self.rsv1,
+            ..Decoder::new(self.max_message)
+        };
+    }
+
+    /// Change the largest message accepted.
+    pub fn set_max_message(&mut self, max: u64) {
+        self.max_message = max;
+    }
+
     /// Accept RSV1 on a message's first frame (permessage-deflate was negotiated).
     pub fn allow_rsv1(&mut self, on: bool) {
         self.rsv1 = on;

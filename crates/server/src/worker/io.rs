@@ -15,6 +15,7 @@ use super::Worker;
 use crate::conn::{Phase, Recv};
 use crate::h1::{self, Fed};
 use crate::route::ConnRef;
+use crate::websocket;
 
 /// Stop receiving (pause the receive) once this much input is stashed behind a write in flight.
 const IN_HIGH: usize = 32 * 1024;
@@ -117,7 +118,14 @@ impl<D: Driver> Worker<D> {
                     let fed = match self.transports.input(kind, key, raw) {
                         Ok(plain) => {
                             let act = conn.act.get_or_insert_with(|| self.ctx.acts.take());
-                            h1::feed(act, &mut self.ctx.cx(at), plain, conn.state.writing())
+                            let writing = conn.state.writing();
+                            if conn.state.websocket() {
+                                conn.state.set_pinged(false);
+                                let id = self.ws_routes[key];
+                                websocket::feed(act, &mut self.ctx.cx(at), plain, writing, id)
+                            } else {
+                                h1::feed(act, &mut self.ctx.cx(at), plain, writing)
+                            }
                         }
                         Err(_) => Fed {
                             last: true,
@@ -165,12 +173,20 @@ impl<D: Driver> Worker<D> {
         if fed.last {
             conn.state.last_response();
         }
+        if let Some(id) = fed.upgrade {
+            conn.state.upgrade();
+            self.ws_routes[key] = id;
+        }
         if fed.waiting && !conn.state.waiting() {
             self.start_waiting(key);
         }
         let conn = &mut self.conns[key];
         let writing = conn.state.writing();
-        if fed.head_started || fed.deferred || (fed.body_progress && !writing) {
+        if fed.head_started
+            || fed.deferred
+            || (fed.body_progress && !writing)
+            || (conn.state.websocket() && !writing)
+        {
             self.rearm(key);
         }
     }
@@ -218,7 +234,11 @@ impl<D: Driver> Worker<D> {
         }
         // Requests that arrived while we were writing, or a deferred answer that came.
         if (!act.input.is_empty() || act.deferred()) && conn.state.takes_requests() {
-            let fed = h1::resume(act, &mut self.ctx.cx(at));
+            let fed = if conn.state.websocket() {
+                websocket::resume(act, &mut self.ctx.cx(at), self.ws_routes[key])
+            } else {
+                h1::resume(act, &mut self.ctx.cx(at))
+            };
             self.fed(key, fed);
         }
         self.rearm(key);

@@ -189,6 +189,9 @@ pub struct Worker<D: Driver> {
     wake: OwnedFd,
     conns: Slab<Conn>,
     gens: Vec<u16>,
+    /// The WebSocket route of each slot whose connection was upgraded (kept beside the slab,
+    /// so `Conn` stays 24 bytes).
+    ws_routes: Vec<u16>,
     cap: usize,
     ctx: Ctx,
     transports: Transports,
@@ -241,6 +244,7 @@ impl<D: Driver> Worker<D> {
             wake: seat.wake,
             conns: Slab::with_capacity(seat.cap),
             gens: vec![0; seat.cap],
+            ws_routes: vec![0; seat.cap],
             cap: seat.cap,
             ctx,
             transports: Transports::new(),
@@ -468,6 +472,18 @@ impl<D: Driver> Worker<D> {
             }
             if conn.deadline <= now {
                 conn.filed = 0;
+                if conn.state.websocket()
+                    && conn.timeout() == Some(Timeout::KeepAlive)
+                    && !conn.state.pinged()
+                {
+                    // An idle WebSocket connection: ask it whether it is still there.
+                    conn.state.set_pinged(true);
+                    let act = conn.act.get_or_insert_with(|| self.ctx.acts.take());
+                    crate::websocket::ping(&mut act.out);
+                    self.rearm(key);
+                    self.settle(key);
+                    continue;
+                }
                 if conn.timeout() == Some(Timeout::Handler) {
                     // The handler did not answer in time: 504, and the connection goes on.
                     if let Some(act) = conn.act.as_mut() {
