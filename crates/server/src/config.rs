@@ -35,7 +35,9 @@ pub struct Config {
     /// How long a deferred answer may take (504 beyond).
     pub handler_timeout: Duration,
     /// Heap bytes the requests in flight may hold per process, split across threads.
-    pub response_budget: usize,
+    /// `None`: the file cache's size (so queued file bodies stay bounded by what the cache
+    /// may hold, as before handlers existed).
+    pub response_budget: Option<usize>,
     /// Deferred answers awaited per worker at most.
     pub max_deferred: usize,
 }
@@ -62,7 +64,7 @@ usage: ringhttpd [options]
   --max-body B             largest request body, bytes; 413 beyond (default 1048576)
   --handler-timeout S      longest wait for a deferred answer, seconds; 504 beyond (default 30)
   --response-budget MIB    memory for responses and request bodies in flight, per process;
-                           requests wait beyond it (default 64)
+                           requests wait beyond it (default: the --cache-size value)
   --max-deferred N         deferred answers awaited per worker; requests wait beyond (default 1024)
   -h, --help               this text
 ";
@@ -83,7 +85,7 @@ impl Default for Config {
             cache_size: 64 << 20,
             limits: ringhttpd_http::Limits::default(),
             handler_timeout: Duration::from_secs(30),
-            response_budget: 64 << 20,
+            response_budget: None,
             max_deferred: 1024,
         }
     }
@@ -151,7 +153,7 @@ impl Config {
                 "--cache-size" => cfg.cache_size = number(&flag, &value()?, 1, 1 << 20)? << 20,
                 "--handler-timeout" => cfg.handler_timeout = seconds(&flag, &value()?)?,
                 "--response-budget" => {
-                    cfg.response_budget = number(&flag, &value()?, 1, 1 << 20)? << 20
+                    cfg.response_budget = Some(number(&flag, &value()?, 1, 1 << 20)? << 20)
                 }
                 "--max-deferred" => cfg.max_deferred = number(&flag, &value()?, 1, 1 << 24)?,
                 _ => return Err(format!("unknown option `{arg}` (see --help)")),

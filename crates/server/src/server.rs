@@ -179,10 +179,10 @@ impl Server {
     }
 
     /// Heap bytes that generated responses, queued file bodies and gathered request bodies
-    /// may hold per process (split across workers; default 64 MiB). At the bound, new
+    /// may hold per process (split across workers; default: the file cache's size, 64 MiB). At the bound, new
     /// requests wait (their connections stop being read) instead of allocating more.
     pub fn response_budget(mut self, bytes: usize) -> Server {
-        self.cfg.response_budget = bytes;
+        self.cfg.response_budget = Some(bytes);
         self
     }
 
@@ -360,7 +360,7 @@ fn run(
         },
         router,
         locals,
-        budget: cfg.response_budget / cfg.threads,
+        budget: cfg.response_budget.unwrap_or(cfg.cache_size) / cfg.threads,
         max_deferred: cfg.max_deferred.min(u32::MAX as usize) as u32,
     });
     let cpus = sys::allowed_cpus();
