@@ -223,6 +223,11 @@ fn process(act: &mut Active, cx: &mut Cx, data: &[u8], id: u16, fed: &mut Fed) -
     }
 }
 
+/// The server is stopping: close with 1001 ("going away").
+pub fn going_away(out: &mut OutBuf) {
+    close_frame(out, code::GOING_AWAY, b"server stopping");
+}
+
 /// A ping for an idle connection (the keep-alive timeout passed without a frame).
 pub fn ping(out: &mut OutBuf) {
     frame(out, Opcode::Ping, b"");

@@ -234,7 +234,20 @@ asyncio.run(main(int(sys.argv[1])))
     );
 }
 
+fn a_stopping_server_says_going_away(mode: Mode) {
+    let mut s = Server::start_example("echo", mode, &[]);
+    let mut c = handshake(&s);
+    c.write_all(&frame(true, 1, b"still here")).unwrap();
+    assert_eq!(read_frame(&mut c).1, b"still here");
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(s.child.id() as i32, libc::SIGTERM) };
+    expect_close(&mut c, 1001);
+    drop(c);
+    assert_eq!(s.stop().and_then(|st| st.code()), Some(0));
+}
+
 per_mode!(
+    a_stopping_server_says_going_away,
     echo_and_control_frames,
     violations_get_their_close_codes,
     python_client,

@@ -563,7 +563,15 @@ impl<D: Driver> Worker<D> {
             if conn.deferred() {
                 continue; // its answer is awaited: it closes once that is written (`settle`)
             }
-            if conn.state.writing() || conn.input_len() > 0 {
+            if conn.state.websocket() && conn.state.takes_requests() && !conn.state.writing() {
+                // Tell the client why (RFC 6455 §7.4.1: 1001), then close as after a last
+                // response.
+                let act = conn.act.get_or_insert_with(|| self.ctx.acts.take());
+                let held = act.out.held();
+                crate::websocket::going_away(&mut act.out);
+                self.ctx.acts.budget.held += act.out.held() - held;
+                conn.state.last_response();
+            } else if conn.state.writing() || conn.input_len() > 0 {
                 conn.state.last_response(); // finish what is in flight, then close
             } else {
                 self.begin_close(key, false);
