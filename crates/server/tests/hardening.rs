@@ -159,12 +159,18 @@ fn a_dead_worker_stops_the_process(mode: Mode) {
         let mut server = Server::start_cmd(mode, &[], |c| {
             c.env("RINGHTTPD_TEST_FAULT", fault).stderr(Stdio::piped());
         });
-        // Connections on both workers (SO_REUSEPORT spreads them), each answered once.
+        // Connections on both workers (SO_REUSEPORT spreads them), each asked once. The fault
+        // fires at the first tick (1 s): on a slow machine (the emulated 5.10 run) the first
+        // worker may already be gone, so a reset here is an answer too.
         let mut conns: Vec<_> = (0..8).map(|_| server.connect()).collect();
         for c in &mut conns {
-            c.write_all(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
-                .unwrap();
-            assert_eq!(read_response(c, false).unwrap().status, 200);
+            if c.write_all(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+                .is_ok()
+            {
+                if let Ok(r) = read_response(c, false) {
+                    assert_eq!(r.status, 200);
+                }
+            }
         }
         let t0 = Instant::now();
         let status = loop {
@@ -172,7 +178,7 @@ fn a_dead_worker_stops_the_process(mode: Mode) {
                 break st;
             }
             assert!(
-                t0.elapsed() < Duration::from_secs(10),
+                t0.elapsed() < Duration::from_secs(20),
                 "{fault}: still running"
             );
             std::thread::sleep(Duration::from_millis(20));
