@@ -349,7 +349,8 @@ impl<'r> Response<'r> {
                 .unwrap_or("the handler chose a status outside 200..=999");
             self.w.start(500);
             self.w.header(&[respond::TEXT_PLAIN_UTF8]);
-            return (500, self.bad_body(why));
+            self.bad = Some(why);
+            return (500, true);
         }
         self.w.start(status);
         self.w.header(&[self.headers]);
@@ -359,12 +360,6 @@ impl<'r> Response<'r> {
                 .header(&[b"Content-Type: ", ctype.as_bytes(), b"\r\n"]);
         }
         (status, body)
-    }
-
-    /// Marks the 500 body to be written instead of the handler's (see `finish_bytes`).
-    fn bad_body(&mut self, why: &'static str) -> bool {
-        self.bad = Some(why);
-        true
     }
 
     fn finish_bytes(&mut self, status: u16, has_body: bool, body: &[u8]) -> Reply {
@@ -487,10 +482,12 @@ impl<'r> Response<'r> {
         };
         self.done = Some(r);
         let later = Later {
-            mailbox: d.mailbox.clone(),
-            key: d.key,
-            generation: d.generation,
-            seq,
+            to: Addr {
+                mailbox: d.mailbox.clone(),
+                key: d.key,
+                generation: d.generation,
+                seq,
+            },
             headers: Vec::new(),
             bad: None,
             sent: false,
@@ -680,14 +677,32 @@ impl Mailbox {
     }
 }
 
-/// A deferred response: `Send`, so it can be moved to another thread (a pool, a database
-/// client's callback) and completed there. Completing it wakes the worker that owns the
-/// connection, which writes the response. Dropped without an answer, it answers 500.
-pub struct Later {
+/// Where a deferred request's answers go: its worker's mailbox, its connection's slot and
+/// generation, and the request's sequence number (what `Later` and `Stream` share).
+#[derive(Clone)]
+struct Addr {
     mailbox: Arc<Mailbox>,
     key: u32,
     generation: u16,
     seq: u32,
+}
+
+impl Addr {
+    fn post(&self, answer: Answer) {
+        self.mailbox.post(Mail {
+            key: self.key,
+            generation: self.generation,
+            seq: self.seq,
+            answer,
+        });
+    }
+}
+
+/// A deferred response: `Send`, so it can be moved to another thread (a pool, a database
+/// client's callback) and completed there. Completing it wakes the worker that owns the
+/// connection, which writes the response. Dropped without an answer, it answers 500.
+pub struct Later {
+    to: Addr,
     headers: Vec<u8>,
     bad: Option<&'static str>,
     sent: bool,
@@ -758,10 +773,7 @@ impl Later {
             }),
         }
         Stream {
-            mailbox: self.mailbox.clone(),
-            key: self.key,
-            generation: self.generation,
-            seq: self.seq,
+            to: self.to.clone(),
             flow,
             ended: false,
         }
@@ -787,12 +799,7 @@ impl Later {
 
     fn post(&mut self, answer: Answer) {
         self.sent = true;
-        self.mailbox.post(Mail {
-            key: self.key,
-            generation: self.generation,
-            seq: self.seq,
-            answer,
-        });
+        self.to.post(answer);
     }
 }
 
@@ -820,10 +827,7 @@ pub enum StreamError {
 /// a fast producer grow the server's memory. End with [`Stream::end`]; a stream dropped
 /// without it aborts the response (the connection closes without the final chunk).
 pub struct Stream {
-    mailbox: Arc<Mailbox>,
-    key: u32,
-    generation: u16,
-    seq: u32,
+    to: Addr,
     flow: Arc<Flow>,
     ended: bool,
 }
@@ -846,7 +850,7 @@ impl Stream {
             return Err(StreamError::Full);
         }
         self.flow.queued.fetch_add(piece.len(), Ordering::Relaxed);
-        self.post(Answer::Chunk(piece));
+        self.to.post(Answer::Chunk(piece));
         Ok(())
     }
 
@@ -863,23 +867,14 @@ impl Stream {
     /// End the body (the final chunk).
     pub fn end(mut self) {
         self.ended = true;
-        self.post(Answer::End);
-    }
-
-    fn post(&self, answer: Answer) {
-        self.mailbox.post(Mail {
-            key: self.key,
-            generation: self.generation,
-            seq: self.seq,
-            answer,
-        });
+        self.to.post(Answer::End);
     }
 }
 
 impl Drop for Stream {
     fn drop(&mut self) {
         if !self.ended {
-            self.post(Answer::Abort);
+            self.to.post(Answer::Abort);
         }
     }
 }
@@ -887,8 +882,8 @@ impl Drop for Stream {
 impl std::fmt::Debug for Stream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Stream")
-            .field("worker_slot", &self.key)
-            .field("seq", &self.seq)
+            .field("worker_slot", &self.to.key)
+            .field("seq", &self.to.seq)
             .field("queued", &self.queued())
             .finish()
     }
@@ -897,8 +892,8 @@ impl std::fmt::Debug for Stream {
 impl std::fmt::Debug for Later {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Later")
-            .field("worker_slot", &self.key)
-            .field("seq", &self.seq)
+            .field("worker_slot", &self.to.key)
+            .field("seq", &self.to.seq)
             .finish()
     }
 }

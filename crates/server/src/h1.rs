@@ -36,7 +36,7 @@ use crate::router::BodyUse;
 const MAX_HEADERS: usize = 64;
 /// Stop parsing pipelined requests once this much output is queued; the rest waits in the
 /// stash until the write completes.
-const OUT_HIGH: usize = 64 * 1024;
+pub const OUT_HIGH: usize = 64 * 1024;
 /// Per-request states kept pooled per core; more in use at once are allocated and then freed.
 const POOL: usize = 256;
 /// Buffers kept in the pool are trimmed back to this capacity...
@@ -242,13 +242,12 @@ impl ActPool {
                 f.close(); // the producer learns the connection is gone
             }
         }
+        a.ws.reset();
         let g = &mut a.gather;
         self.budget.release(std::mem::take(&mut g.reserved));
         g.on = false;
         g.head.clear();
         g.body.clear();
-        a.ws.reset();
-        let g = &mut a.gather;
         g.head.shrink_to(KEEP_CAPACITY);
         g.body.shrink_to(KEEP_CAPACITY);
         if self.free.len() >= POOL {
@@ -345,7 +344,8 @@ pub fn resume(act: &mut Active, cx: &mut Cx) -> Fed {
     fed
 }
 
-fn stash(act: &mut Active, data: &[u8]) {
+/// Keep `data` in the connection's stash of unparsed input.
+pub fn stash(act: &mut Active, data: &[u8]) {
     if act.input.capacity() == 0 {
         act.input.reserve(4096);
     }
@@ -612,9 +612,7 @@ fn answer(
     if done.panicked {
         cx.outcomes.panics += 1;
     }
-    if done.upgrade.is_some() {
-        fed.upgrade = done.upgrade;
-    }
+    fed.upgrade = fed.upgrade.or(done.upgrade);
     let close = close || done.panicked;
     record(act, cx, before, done.status, routed.responder.id(), close);
     fed.last |= close;

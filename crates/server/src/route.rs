@@ -64,6 +64,17 @@ pub struct Routed<'a> {
     pub raw: &'a [u8],
 }
 
+impl Routed<'_> {
+    /// The path the route was matched on: the raw one, or its decoded form in `scratch`.
+    #[inline]
+    fn path<'s>(&'s self, scratch: &'s PathScratch) -> &'s [u8] {
+        match self.which {
+            RoutedPath::Raw => self.raw,
+            RoutedPath::Decoded => &scratch.path,
+        }
+    }
+}
+
 /// How a request was answered.
 pub struct Done {
     pub status: u16,
@@ -119,10 +130,7 @@ pub fn answer(
             return call(routed, id, entry, req, res, sv, body, conn)
         }
         Responder::Files { mount, from } => {
-            let path: &[u8] = match routed.which {
-                RoutedPath::Raw => routed.raw,
-                RoutedPath::Decoded => &sv.scratch.path.path,
-            };
+            let path = routed.path(&sv.scratch.path);
             let prefix = sv.router.mounts[mount as usize].prefix.as_bytes();
             match req.method {
                 Method::Get | Method::Head => crate::files::serve::serve(
@@ -187,10 +195,7 @@ fn call(
     body: &[u8],
     conn: ConnRef,
 ) -> Done {
-    let path: &[u8] = match routed.which {
-        RoutedPath::Raw => routed.raw,
-        RoutedPath::Decoded => &sv.scratch.path.path,
-    };
+    let path = routed.path(&sv.scratch.path);
     let view = api::Request {
         head: req,
         path,

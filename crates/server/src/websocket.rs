@@ -11,12 +11,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use ringhttpd_http::ws::{self, code, Event, Kind, Opcode};
 use ringhttpd_http::Request;
 
-use crate::h1::{Active, Cx, Fed};
+use crate::h1::{stash, Active, Cx, Fed, OUT_HIGH};
 use crate::out::OutBuf;
 use crate::respond::Response;
-
-/// Stop decoding once this much output is queued; the rest waits in the stash.
-const OUT_HIGH: usize = 64 * 1024;
 
 /// A message handler: runs on the worker that owns the connection, must not block.
 pub type WsHandler = dyn Fn(&Message<'_>, &mut Session<'_>) + Send + Sync + 'static;
@@ -151,14 +148,8 @@ pub fn resume(act: &mut Active, cx: &mut Cx, id: u16) -> Fed {
     fed
 }
 
-fn stash(act: &mut Active, data: &[u8]) {
-    if act.input.capacity() == 0 {
-        act.input.reserve(4096);
-    }
-    act.input.extend_from_slice(data);
-}
-
-/// Decode frames and answer them while the output has room; returns the bytes used.
+/// Decode frames and answer them while the output is under the mark pipelined HTTP requests
+/// also stop at (`h1::OUT_HIGH`; the rest waits in the stash); returns the bytes used.
 fn process(act: &mut Active, cx: &mut Cx, data: &[u8], id: u16, fed: &mut Fed) -> usize {
     let held = act.out.held();
     act.ws.set_max_message(cx.limits.max_body);
