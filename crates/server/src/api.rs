@@ -654,6 +654,8 @@ impl Flow {
 /// queue out), and an eventfd that wakes the worker's loop.
 pub(crate) struct Mailbox {
     queue: Mutex<Vec<Mail>>,
+    /// Messages published to topics (see `pubsub`), for this worker's subscribers.
+    published: Mutex<Vec<Arc<crate::pubsub::Published>>>,
     pub efd: OwnedFd,
 }
 
@@ -661,8 +663,23 @@ impl Mailbox {
     pub fn new(efd: OwnedFd) -> Mailbox {
         Mailbox {
             queue: Mutex::new(Vec::new()),
+            published: Mutex::new(Vec::new()),
             efd,
         }
+    }
+
+    pub(crate) fn publish(&self, m: Arc<crate::pubsub::Published>) {
+        self.published
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(m);
+        crate::sys::eventfd_signal(&self.efd);
+    }
+
+    /// Move every published message into `into` (empty; its capacity is reused).
+    pub fn take_published(&self, into: &mut Vec<Arc<crate::pubsub::Published>>) {
+        let mut q = self.published.lock().unwrap_or_else(|e| e.into_inner());
+        std::mem::swap(&mut *q, into);
     }
 
     fn post(&self, m: Mail) {

@@ -40,6 +40,8 @@ pub struct Config {
     pub response_budget: Option<usize>,
     /// Deferred answers awaited per worker at most.
     pub max_deferred: usize,
+    /// Unsent bytes a WebSocket subscriber may have queued (closed with 1008 beyond).
+    pub ws_max_queue: usize,
 }
 
 pub const USAGE: &str = "\
@@ -66,6 +68,8 @@ usage: ringhttpd [options]
   --response-budget MIB    memory for responses and request bodies in flight, per process;
                            requests wait beyond it (default: the --cache-size value)
   --max-deferred N         deferred answers awaited per worker; requests wait beyond (default 1024)
+  --ws-max-queue KIB       unsent published WebSocket messages one subscriber may have queued;
+                           closed with 1008 beyond (default 1024)
   -h, --help               this text
 ";
 
@@ -87,6 +91,7 @@ impl Default for Config {
             handler_timeout: Duration::from_secs(30),
             response_budget: None,
             max_deferred: 1024,
+            ws_max_queue: 1 << 20,
         }
     }
 }
@@ -156,6 +161,7 @@ impl Config {
                     cfg.response_budget = Some(number(&flag, &value()?, 1, 1 << 20)? << 20)
                 }
                 "--max-deferred" => cfg.max_deferred = number(&flag, &value()?, 1, 1 << 24)?,
+                "--ws-max-queue" => cfg.ws_max_queue = number(&flag, &value()?, 1, 1 << 20)? << 10,
                 _ => return Err(format!("unknown option `{arg}` (see --help)")),
             }
         }

@@ -296,7 +296,7 @@ pub struct Fed {
     /// A handler deferred its answer (the handler timeout starts now).
     pub deferred: bool,
     /// `101 Switching Protocols` is queued for WebSocket route `id`: what follows is frames.
-    pub upgrade: Option<u16>,
+    pub upgrade: Option<crate::websocket::Upgrade>,
 }
 
 /// Bytes arrived. `writing`: a write is in flight, so nothing may be appended to the output
@@ -613,7 +613,7 @@ fn answer(
         cx.outcomes.panics += 1;
     }
     fed.upgrade = fed.upgrade.or(done.upgrade);
-    let close = close || done.panicked;
+    let close = close || done.panicked || done.upgrade.is_some_and(|u| u.closing);
     record(act, cx, before, done.status, routed.responder.id(), close);
     fed.last |= close;
 }

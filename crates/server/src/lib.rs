@@ -46,6 +46,7 @@ mod files;
 mod h1;
 mod out;
 mod outcome;
+mod pubsub;
 mod respond;
 mod route;
 mod router;
@@ -58,6 +59,7 @@ mod worker;
 
 pub use alloc_count::CountingAlloc;
 pub use api::{BodyWriter, Later, Reply, Request, Response, Stream, StreamError};
+pub use pubsub::Publisher;
 pub use ringhttpd_http::Method;
 pub use server::{Error, Result, Server};
-pub use websocket::{Message, Session};
+pub use websocket::{Message, Session, WebSocket};

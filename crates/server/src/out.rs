@@ -10,6 +10,7 @@ use std::rc::Rc;
 use ringhttpd_http::Coding;
 
 use crate::files::FileEntry;
+use crate::pubsub::Frame;
 
 /// At most this many iovecs per writev (IOV_MAX is 1024).
 const MAX_IOV: usize = 64;
@@ -32,6 +33,8 @@ enum Part {
     Data { start: usize, end: usize },
     /// Static bytes (a handler's constant body), referenced.
     Static(&'static [u8]),
+    /// A published WebSocket frame, shared by every subscriber's queue on this core.
+    Shared(Rc<Frame>),
     /// `len` bytes at `off` of one of the entry's bodies. The `Rc` keeps them alive and in
     /// place; `off + len` was checked against the body's length by `push_body`.
     Body {
@@ -126,6 +129,20 @@ impl OutBuf {
         self.body_bytes += body.len();
     }
 
+    /// Append a reference to a shared frame. Unlike every other append, this one is allowed
+    /// while a write is in flight: it touches neither `data` nor `iov` (what the write's
+    /// iovecs point into), only `parts`, which the next `prepare` reads.
+    pub fn push_shared(&mut self, frame: Rc<Frame>) {
+        self.close_run(); // a no-op while writing: `prepare` closed the run
+        self.body_bytes += frame.bytes().len();
+        self.parts.push(Part::Shared(frame));
+    }
+
+    /// Parts queued (each queued frame is one).
+    pub fn parts_len(&self) -> usize {
+        self.parts.len()
+    }
+
     /// `data[tail..]` (just written) belongs before `data[at..tail]` (a body written before the
     /// line that must precede it): small bodies are rotated in place; larger ones are left
     /// where they are and queued as separate pieces in the right order, so they are not copied.
@@ -204,6 +221,7 @@ impl OutBuf {
             let (ptr, len) = match p {
                 Part::Data { start, end } => (self.data[*start..].as_ptr(), end - start),
                 Part::Static(b) => (b.as_ptr(), b.len()),
+                Part::Shared(f) => (f.bytes().as_ptr(), f.bytes().len()),
                 Part::Body {
                     entry,
                     coding,

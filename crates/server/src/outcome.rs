@@ -79,6 +79,11 @@ pub struct Outcomes {
     /// WebSocket messages received, and connections closed for a protocol violation.
     pub ws_messages: u64,
     pub ws_errors: u64,
+    /// Published messages this core had subscribers for, the frames it queued for them, and
+    /// subscribers closed for a queue past its limit (1008).
+    pub ws_published: u64,
+    pub ws_delivered: u64,
+    pub ws_overflows: u64,
 }
 
 impl Outcomes {
@@ -106,7 +111,7 @@ impl Outcomes {
         let _ = write!(
             s,
             " closes={} bytes={} panics={} deferred={} deferred_dropped={} deferred_expired={} \
-             ws_messages={} ws_errors={}",
+             ws_messages={} ws_errors={} ws_published={} ws_delivered={} ws_overflows={}",
             self.closes,
             self.bytes,
             self.panics,
@@ -114,7 +119,10 @@ impl Outcomes {
             self.deferred_dropped,
             self.deferred_expired,
             self.ws_messages,
-            self.ws_errors
+            self.ws_errors,
+            self.ws_published,
+            self.ws_delivered,
+            self.ws_overflows
         );
         s
     }
@@ -153,7 +161,7 @@ mod tests {
             o.report(),
             "requests=7 1xx=1 2xx=2 3xx=1 4xx=2 5xx=1 handlers=2 files=4 error=1 server=0 \
              unrouted=0 closes=1 bytes=70 panics=0 deferred=0 deferred_dropped=0 deferred_expired=0 \
-             ws_messages=0 ws_errors=0"
+             ws_messages=0 ws_errors=0 ws_published=0 ws_delivered=0 ws_overflows=0"
         );
     }
 }

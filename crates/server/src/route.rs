@@ -29,6 +29,8 @@ pub struct Services<'a> {
     pub mailbox: &'a Arc<Mailbox>,
     /// Sequence numbers of deferred requests on this core.
     pub next_seq: &'a mut u32,
+    /// WebSocket subscriptions and codec.
+    pub ws: &'a mut crate::websocket::WsCore,
 }
 
 /// Per-core scratch of the answering path (capacity kept, contents per request).
@@ -83,7 +85,7 @@ pub struct Done {
     /// The handler panicked (answered 500; the connection closes).
     pub panicked: bool,
     /// `101 Switching Protocols` was queued for this WebSocket route.
-    pub upgrade: Option<u16>,
+    pub upgrade: Option<crate::websocket::Upgrade>,
 }
 
 /// Pick the responder for a request.
@@ -157,13 +159,26 @@ pub fn answer(
             Method::Other => res.status(501, &[], b""),
             _ => res.status(400, &[], b"asterisk-form is only for OPTIONS"),
         },
-        Responder::WebSocket { id } => {
-            let (status, up) = crate::websocket::upgrade(req, &mut res);
+        Responder::WebSocket { id, entry } => {
+            let path = routed.path(&sv.scratch.path);
+            let view = api::Request {
+                head: req,
+                path,
+                params: &routed.params,
+                entry,
+                router: sv.router,
+                body: b"",
+                fd: conn.fd,
+                locals: sv.locals,
+            };
+            let route = sv.router.ws_route(id);
+            let (status, upgrade, panicked) =
+                crate::websocket::upgrade(&view, &mut res, route, id, sv.ws, conn.key);
             return Done {
                 status,
                 deferred: None,
-                panicked: false,
-                upgrade: up.then_some(id),
+                panicked,
+                upgrade,
             };
         }
         Responder::NotFound => res.status(404, &[], b""),
@@ -310,6 +325,7 @@ mod tests {
         let locals = Locals::default();
         let mailbox = Arc::new(Mailbox::new(crate::sys::eventfd().unwrap()));
         let mut seq = 0;
+        let mut ws = crate::websocket::WsCore::new(1, 1 << 20);
         let mut sv = Services {
             files: &mut files,
             now: 0,
@@ -318,6 +334,7 @@ mod tests {
             locals: &locals,
             mailbox: &mailbox,
             next_seq: &mut seq,
+            ws: &mut ws,
         };
         let routed = route(&req, &mut sv);
         let conn = ConnRef {

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use ringhttpd_http::{normalize_path, Method, PathError};
 
 use crate::api::{Reply, Request, Response};
-use crate::websocket::WsHandler;
+use crate::websocket::WebSocket;
 
 /// A request handler: runs on the worker that owns the connection, must not block.
 pub type Handler = dyn Fn(&Request<'_>, &mut Response<'_>) -> Reply + Send + Sync + 'static;
@@ -104,7 +104,7 @@ pub struct Mount {
 pub struct Router {
     entries: Vec<Entry>,
     handlers: Vec<Box<Handler>>,
-    ws_handlers: Vec<Box<WsHandler>>,
+    ws_routes: Vec<WebSocket>,
     pub mounts: Vec<Mount>,
     /// `Allow` for `OPTIONS *`: every method some route accepts.
     pub server_allow: Box<[u8]>,
@@ -124,8 +124,8 @@ pub enum Responder {
     Handler { id: u16, entry: u16 },
     /// A file mount; the file path is the routed path from byte `from` on.
     Files { mount: u8, from: u16 },
-    /// A WebSocket route: the upgrade, then its message handler.
-    WebSocket { id: u16 },
+    /// A WebSocket route: the upgrade, then its message handler; `entry` as for `Handler`.
+    WebSocket { id: u16, entry: u16 },
     /// The server as a whole: the asterisk-form target (RFC 9112 §3.2.4), `OPTIONS *` only.
     Server,
     /// No pattern matches the path.
@@ -211,8 +211,8 @@ impl Router {
     }
 
     #[inline]
-    pub fn ws_handler(&self, id: u16) -> &WsHandler {
-        &*self.ws_handlers[id as usize]
+    pub fn ws_route(&self, id: u16) -> &WebSocket {
+        &self.ws_routes[id as usize]
     }
 
     pub fn allow(&self, entry: u16) -> &[u8] {
@@ -312,7 +312,10 @@ impl Router {
                 mount,
                 from: rest_from,
             },
-            Some(Target::WebSocket(id)) => Responder::WebSocket { id },
+            Some(Target::WebSocket(id)) => Responder::WebSocket {
+                id,
+                entry: i as u16,
+            },
             None => Responder::NotAllowed { entry: i as u16 },
         }
     }
@@ -422,7 +425,7 @@ fn parse_pattern(pattern: &str) -> Result<Vec<Seg>, String> {
 pub struct RouterBuilder {
     routes: Vec<(Method, String, Target)>,
     handlers: Vec<Box<Handler>>,
-    ws_handlers: Vec<Box<WsHandler>>,
+    ws_routes: Vec<WebSocket>,
     pub mounts: Vec<Mount>,
 }
 
@@ -434,9 +437,9 @@ impl RouterBuilder {
             .push((method, pattern.to_string(), Target::Handler(id)));
     }
 
-    pub fn websocket(&mut self, pattern: &str, h: Box<WsHandler>) {
-        let id = self.ws_handlers.len() as u16;
-        self.ws_handlers.push(h);
+    pub fn websocket(&mut self, pattern: &str, ws: WebSocket) {
+        let id = self.ws_routes.len() as u16;
+        self.ws_routes.push(ws);
         self.routes
             .push((Method::Get, pattern.to_string(), Target::WebSocket(id)));
     }
@@ -539,7 +542,7 @@ impl RouterBuilder {
         Ok(Router {
             entries,
             handlers: self.handlers,
-            ws_handlers: self.ws_handlers,
+            ws_routes: self.ws_routes,
             mounts: self.mounts,
             server_allow: server_allow.into_boxed_slice(),
         })

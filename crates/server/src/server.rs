@@ -109,6 +109,7 @@ pub struct Server {
     locals: Vec<LocalFactory>,
     /// Problems found while building (reported by `run`).
     errors: Vec<String>,
+    publisher: crate::Publisher,
 }
 
 impl Server {
@@ -120,6 +121,7 @@ impl Server {
             routes: RouterBuilder::default(),
             locals: Vec::new(),
             errors: Vec::new(),
+            publisher: crate::Publisher::default(),
         }
     }
 
@@ -192,6 +194,19 @@ impl Server {
         self
     }
 
+    /// Unsent bytes of published messages one WebSocket subscriber may have queued (default
+    /// 1 MiB; each message counts at least 64 bytes); a subscriber past it is closed with 1008.
+    pub fn ws_max_queue(mut self, bytes: usize) -> Server {
+        self.cfg.ws_max_queue = bytes.max(1);
+        self
+    }
+
+    /// A handle to publish messages to topics that WebSocket connections subscribe to (see
+    /// [`crate::Publisher`]); it works once the server runs, from any thread.
+    pub fn publisher(&self) -> crate::Publisher {
+        self.publisher.clone()
+    }
+
     /// Route `method` requests for `pattern` to `handler`. Patterns are `/`-separated
     /// segments: literals, `:name` (one non-empty segment) and a final `*name` (the rest of the
     /// path, possibly empty). A `GET` route answers `HEAD` too; a path whose pattern has no
@@ -251,11 +266,18 @@ impl Server {
     /// echoed, violations are closed with the code RFC 6455 §7.4.1 names, messages are bounded
     /// by `--max-body` (1009 beyond), and an idle connection is pinged after the keep-alive
     /// timeout and closed if it does not answer within another.
-    pub fn websocket<H>(mut self, pattern: &str, handler: H) -> Server
+    pub fn websocket<H>(self, pattern: &str, handler: H) -> Server
     where
         H: Fn(&crate::Message<'_>, &mut crate::Session<'_>) + Send + Sync + 'static,
     {
-        self.routes.websocket(pattern, Box::new(handler));
+        self.websocket_route(pattern, crate::WebSocket::new(handler))
+    }
+
+    /// A WebSocket route with more than a message handler: an opening handler (to read the
+    /// request, subscribe to topics, or refuse), subprotocols, `permessage-deflate` (see
+    /// [`crate::WebSocket`]). Otherwise as [`Server::websocket`].
+    pub fn websocket_route(mut self, pattern: &str, route: crate::WebSocket) -> Server {
+        self.routes.websocket(pattern, route);
         self
     }
 
@@ -321,7 +343,7 @@ impl Server {
             .unwrap_or_default();
         let router = self.routes.build().map_err(Error::start)?;
         let routes = router.routes();
-        run(cfg, router, self.locals, root, routes)
+        run(cfg, router, self.locals, root, routes, self.publisher)
     }
 }
 
@@ -331,6 +353,7 @@ fn run(
     locals: Vec<LocalFactory>,
     root: String,
     routes: usize,
+    publisher: crate::Publisher,
 ) -> Result<()> {
     let per_thread = conn_limit(&cfg).div_ceil(cfg.threads).max(1);
     let (addr, listeners) = listen_all(&cfg).map_err(Error::start)?;
@@ -362,12 +385,14 @@ fn run(
         locals,
         budget: cfg.response_budget.unwrap_or(cfg.cache_size) / cfg.threads,
         max_deferred: cfg.max_deferred.min(u32::MAX as usize) as u32,
+        ws_max_queue: cfg.ws_max_queue,
     });
     let cpus = sys::allowed_cpus();
     let pin = cpus.len() >= cfg.threads;
     let (tx, rx) = mpsc::channel::<std::result::Result<String, String>>();
     let mut handles = Vec::new();
     let mut wakes = Vec::new();
+    let mut mailboxes = Vec::new();
     let eventfd_pair = || -> std::io::Result<(OwnedFd, OwnedFd)> {
         let w = sys::eventfd()?;
         Ok((w.try_clone()?, w))
@@ -375,6 +400,8 @@ fn run(
     for (i, listener) in listeners.into_iter().enumerate() {
         let (wake, waker) = eventfd_pair().map_err(|e| Error::start(format!("eventfd: {e}")))?;
         let mail = sys::eventfd().map_err(|e| Error::start(format!("eventfd: {e}")))?;
+        let mail = Arc::new(crate::api::Mailbox::new(mail));
+        mailboxes.push(mail.clone());
         wakes.push(waker);
         let seat = Seat {
             listener,
@@ -399,6 +426,7 @@ fn run(
         handles.push(h);
     }
     drop(tx);
+    publisher.hub().attach(mailboxes);
 
     let mut first = None;
     for _ in 0..handles.len() {

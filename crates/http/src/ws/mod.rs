@@ -590,5 +590,88 @@ pub fn check_handshake<'a>(req: &crate::Request<'a, '_>) -> Result<Handshake<'a>
     })
 }
 
+/// An accepted `permessage-deflate` offer (RFC 7692): what the `101` answers with.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct DeflateAccept {
+    /// The offer limited the server's window to 15 bits (the only size this server compresses
+    /// with), so the answer must say so.
+    pub server_max_window_bits: bool,
+}
+
+impl DeflateAccept {
+    /// The `Sec-WebSocket-Extensions` value: neither side keeps a compression context between
+    /// messages (so an idle connection keeps no window).
+    pub fn response(self) -> &'static [u8] {
+        if self.server_max_window_bits {
+            b"permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=15"
+        } else {
+            b"permessage-deflate; server_no_context_takeover; client_no_context_takeover"
+        }
+    }
+}
+
+/// The first `permessage-deflate` offer in a `Sec-WebSocket-Extensions` value that this server
+/// accepts (RFC 7692 §7.1): every parameter known, none repeated, values valid, and a
+/// `server_max_window_bits` (if offered) of 15, since a smaller window is not produced. `None`
+/// when there is no such offer (the connection then goes on uncompressed).
+pub fn accept_deflate(extensions: &[u8]) -> Option<DeflateAccept> {
+    'offers: for offer in extensions.split(|&b| b == b',') {
+        let mut parts = offer.split(|&b| b == b';');
+        let name = crate::trim_ows(parts.next().unwrap_or(b""));
+        if !name.eq_ignore_ascii_case(b"permessage-deflate") {
+            continue;
+        }
+        let mut seen = [false; 4];
+        let mut max_bits = false;
+        for p in parts {
+            let p = crate::trim_ows(p);
+            let (key, value) = match p.iter().position(|&b| b == b'=') {
+                Some(i) => {
+                    let v = crate::trim_ows(&p[i + 1..]);
+                    let v = v
+                        .strip_prefix(b"\"")
+                        .and_then(|v| v.strip_suffix(b"\""))
+                        .unwrap_or(v);
+                    (crate::trim_ows(&p[..i]), Some(v))
+                }
+                None => (p, None),
+            };
+            let bits = |v: Option<&[u8]>| {
+                v.and_then(|v| std::str::from_utf8(v).ok())
+                    .filter(|v| {
+                        !v.is_empty() && v.len() <= 2 && v.bytes().all(|b| b.is_ascii_digit())
+                    })
+                    .and_then(|v| v.parse::<u8>().ok())
+                    .filter(|b| (8..=15).contains(b))
+            };
+            let i = if key.eq_ignore_ascii_case(b"server_no_context_takeover") && value.is_none() {
+                0
+            } else if key.eq_ignore_ascii_case(b"client_no_context_takeover") && value.is_none() {
+                1
+            } else if key.eq_ignore_ascii_case(b"server_max_window_bits") {
+                if bits(value) != Some(15) {
+                    continue 'offers;
+                }
+                max_bits = true;
+                2
+            } else if key.eq_ignore_ascii_case(b"client_max_window_bits") {
+                if value.is_some() && bits(value).is_none() {
+                    continue 'offers;
+                }
+                3
+            } else {
+                continue 'offers;
+            };
+            if std::mem::replace(&mut seen[i], true) {
+                continue 'offers;
+            }
+        }
+        return Some(DeflateAccept {
+            server_max_window_bits: max_bits,
+        });
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests;

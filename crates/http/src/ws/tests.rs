@@ -225,3 +225,62 @@ Sec-WebSocket-Protocol: chat, superchat\r\n\r\n";
         assert_eq!(check_handshake(&req).unwrap_err().status, status, "{to}");
     }
 }
+
+#[test]
+fn deflate_offers() {
+    let plain = Some(DeflateAccept {
+        server_max_window_bits: false,
+    });
+    let bits = Some(DeflateAccept {
+        server_max_window_bits: true,
+    });
+    for (offer, want) in [
+        (&b"permessage-deflate"[..], plain),
+        (b"permessage-deflate; client_max_window_bits", plain),
+        (b"Permessage-Deflate ; client_max_window_bits=10", plain),
+        (
+            b"permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+            plain,
+        ),
+        (b"permessage-deflate; server_max_window_bits=15", bits),
+        (b"permessage-deflate; server_max_window_bits=\"15\"", bits),
+        // A smaller window than ours: that offer is declined, the next one taken.
+        (
+            b"permessage-deflate; server_max_window_bits=10, permessage-deflate",
+            plain,
+        ),
+        (b"permessage-deflate; server_max_window_bits=10", None),
+        (b"permessage-deflate; server_max_window_bits", None),
+        (b"permessage-deflate; client_max_window_bits=16", None),
+        (b"permessage-deflate; client_max_window_bits=7", None),
+        (b"permessage-deflate; client_max_window_bits=+9", None),
+        (b"permessage-deflate; mystery", None),
+        (
+            b"permessage-deflate; client_no_context_takeover; client_no_context_takeover",
+            None,
+        ),
+        (b"permessage-deflate; server_no_context_takeover=1", None),
+        (b"x-webkit-deflate-frame", None),
+        (b"foo, permessage-deflate; client_max_window_bits", plain),
+        (b"", None),
+    ] {
+        assert_eq!(
+            accept_deflate(offer),
+            want,
+            "{}",
+            String::from_utf8_lossy(offer)
+        );
+    }
+    let (plain, bits) = (
+        DeflateAccept {
+            server_max_window_bits: false,
+        },
+        DeflateAccept {
+            server_max_window_bits: true,
+        },
+    );
+    assert!(plain
+        .response()
+        .starts_with(b"permessage-deflate; server_no_context_takeover"));
+    assert!(bits.response().ends_with(b"server_max_window_bits=15"));
+}

@@ -27,6 +27,8 @@ const IN_HARD: usize = 1 << 20;
 pub(super) enum Op {
     Recv,
     Write,
+    /// Write the published frame in the connection's `WsSlot` (no output queue).
+    WriteFrame,
     CancelRecv,
     CancelWrite,
     Close,
@@ -76,6 +78,18 @@ impl<D: Driver> Worker<D> {
                 // (and so the box) is not freed before then (slot-lifetime INVARIANT).
                 unsafe { self.d.writev(fd, iov, count, write) };
             }
+            Op::WriteFrame => {
+                let f = self.ws_slots[key]
+                    .frame
+                    .as_ref()
+                    .expect("a frame write has its frame");
+                conn.state.write_started();
+                // SAFETY: the frame's iovec and bytes live in the `Rc` the slot holds until
+                // this write's completion is dispatched (`on_write` takes it; `free` cannot
+                // run before, by the slot-lifetime INVARIANT), and a frame is refilled only
+                // when its pool holds the one reference left (`Frames::encode`).
+                unsafe { self.d.writev(fd, f.iov(), 1, write) };
+            }
             Op::CancelRecv => self.d.cancel(fd, recv, cancel),
             Op::CancelWrite => self.d.cancel(fd, write, cancel),
             Op::Close => {
@@ -121,8 +135,8 @@ impl<D: Driver> Worker<D> {
                             let writing = conn.state.writing();
                             if conn.state.websocket() {
                                 conn.state.set_pinged(false);
-                                let id = self.ws_routes[key];
-                                websocket::feed(act, &mut self.ctx.cx(at), plain, writing, id)
+                                let up = self.ws_slots[key].up;
+                                websocket::feed(act, &mut self.ctx.cx(at), plain, writing, up)
                             } else {
                                 h1::feed(act, &mut self.ctx.cx(at), plain, writing)
                             }
@@ -173,9 +187,9 @@ impl<D: Driver> Worker<D> {
         if fed.last {
             conn.state.last_response();
         }
-        if let Some(id) = fed.upgrade {
+        if let Some(up) = fed.upgrade {
             conn.state.upgrade();
-            self.ws_routes[key] = id;
+            self.ws_slots[key].up = up;
         }
         if fed.waiting && !conn.state.waiting() {
             self.start_waiting(key);
@@ -203,6 +217,7 @@ impl<D: Driver> Worker<D> {
 
     fn on_write(&mut self, key: usize, c: Completion) {
         let at = self.conn_ref(key);
+        let frame = self.ws_slots[key].frame.take();
         let conn = &mut self.conns[key];
         conn.state.write_ended();
         if conn.state.closing() {
@@ -218,24 +233,44 @@ impl<D: Driver> Worker<D> {
                 return;
             }
         };
-        let kind = conn.state.transport();
-        let act = conn
-            .act
-            .as_mut()
-            .expect("a write in flight has an output queue");
-        if !self.transports.written(kind, key, &mut act.out, n) {
-            self.start_write(key); // partial write: resume where it stopped
-            return;
+        let mut all_out = false;
+        if let Some(frame) = frame {
+            // A published frame written from the shared frame. If more was queued behind it,
+            // the queue begins with this frame (`push`), so the write is the queue's.
+            let queued = conn.act.as_ref().is_some_and(|a| a.out.total() > 0);
+            if !queued {
+                if n >= frame.bytes().len() {
+                    all_out = true;
+                } else {
+                    let act = conn.act.get_or_insert_with(|| self.ctx.acts.take());
+                    act.out.push_shared(frame);
+                }
+            }
         }
-        self.ctx.acts.clear_output(&mut act.out);
+        let kind = conn.state.transport();
+        if !all_out {
+            let act = conn
+                .act
+                .as_mut()
+                .expect("a write in flight has an output queue");
+            if !self.transports.written(kind, key, &mut act.out, n) {
+                self.start_write(key); // partial write: resume where it stopped
+                return;
+            }
+            self.ctx.acts.clear_output(&mut act.out);
+        }
         if conn.state.is_last() {
             self.linger(key);
             return;
         }
+        let Some(act) = conn.act.as_mut() else {
+            self.rearm(key);
+            return;
+        };
         // Requests that arrived while we were writing, or a deferred answer that came.
         if (!act.input.is_empty() || act.deferred()) && conn.state.takes_requests() {
             let fed = if conn.state.websocket() {
-                websocket::resume(act, &mut self.ctx.cx(at), self.ws_routes[key])
+                websocket::resume(act, &mut self.ctx.cx(at), self.ws_slots[key].up)
             } else {
                 h1::resume(act, &mut self.ctx.cx(at))
             };
@@ -400,6 +435,8 @@ impl<D: Driver> Worker<D> {
     /// Free the slot: every operation has delivered its final completion.
     fn free(&mut self, key: usize) {
         let conn = self.conns.remove(key);
+        self.ctx.ws.topics.drop_conn(key as u32);
+        self.ws_slots[key] = super::WsSlot::default();
         self.transports.closed(conn.state.transport(), key);
         if let Some(act) = conn.act {
             self.ctx.acts.give(act);

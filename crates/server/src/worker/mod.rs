@@ -14,6 +14,7 @@
 //! `Box`, so its iovecs do not move) and the bytes of its `data` are neither moved nor modified.
 
 mod io;
+mod push;
 #[cfg(test)]
 mod tests;
 
@@ -31,10 +32,13 @@ use crate::conn::{Conn, Timeout, Timeouts, TransportKind};
 use crate::files::FileCache;
 use crate::h1::{ActPool, Cx};
 use crate::outcome::Outcomes;
+use crate::pubsub::Frame;
 use crate::route::{ConnRef, Scratch, Services};
 use crate::router::Router;
 use crate::transport::Transports;
+use crate::websocket::{Upgrade, WsCore};
 use crate::wheel::{Entry, Wheel};
+use std::rc::Rc;
 
 /// Settings and routes every worker reads; immutable after start.
 pub struct Shared {
@@ -47,6 +51,8 @@ pub struct Shared {
     pub budget: usize,
     /// Deferred answers awaited per core at most.
     pub max_deferred: u32,
+    /// Unsent bytes a WebSocket subscriber may have queued (closed with 1008 beyond).
+    pub ws_max_queue: usize,
 }
 
 /// Worker-level operations use slots above any connection's.
@@ -81,8 +87,8 @@ pub struct Seat {
     pub wake: OwnedFd,
     /// Connections this worker holds at most.
     pub cap: usize,
-    /// An eventfd signalled when a deferred answer is posted to this worker.
-    pub mail: OwnedFd,
+    /// Where deferred answers and published messages are posted to this worker.
+    pub mail: Arc<Mailbox>,
     /// This worker's index (handed to per-core state factories).
     pub index: usize,
 }
@@ -115,6 +121,7 @@ struct Ctx {
     locals: Locals,
     mailbox: Arc<Mailbox>,
     next_seq: u32,
+    ws: WsCore,
 }
 
 impl Ctx {
@@ -138,6 +145,7 @@ impl Ctx {
                 locals: &self.locals,
                 mailbox: &self.mailbox,
                 next_seq: &mut self.next_seq,
+                ws: &mut self.ws,
             },
             outcomes: &mut self.outcomes,
             budget: &mut self.acts.budget,
@@ -171,6 +179,27 @@ impl Ctx {
     }
 }
 
+/// A WebSocket connection's state beside the slab.
+struct WsSlot {
+    up: Upgrade,
+    /// A published frame being written straight from the shared frame (no output queue),
+    /// held until the write completes.
+    frame: Option<Rc<Frame>>,
+}
+
+impl Default for WsSlot {
+    fn default() -> WsSlot {
+        WsSlot {
+            up: Upgrade {
+                route: 0,
+                deflate: false,
+                closing: false,
+            },
+            frame: None,
+        }
+    }
+}
+
 /// Counters for the exit report.
 #[derive(Default, Debug)]
 pub struct Stats {
@@ -189,9 +218,9 @@ pub struct Worker<D: Driver> {
     wake: OwnedFd,
     conns: Slab<Conn>,
     gens: Vec<u16>,
-    /// The WebSocket route of each slot whose connection was upgraded (kept beside the slab,
-    /// so `Conn` stays 24 bytes).
-    ws_routes: Vec<u16>,
+    /// WebSocket state of each slot whose connection was upgraded (kept beside the slab, so
+    /// `Conn` stays 24 bytes).
+    ws_slots: Vec<WsSlot>,
     cap: usize,
     ctx: Ctx,
     transports: Transports,
@@ -216,6 +245,7 @@ impl<D: Driver> Worker<D> {
     pub fn new(d: D, seat: Seat, shared: Arc<Shared>, files: Vec<FileCache>) -> Self {
         let held_limit = shared.budget.max(1 << 20);
         let max_deferred = shared.max_deferred;
+        let ws_max_queue = shared.ws_max_queue;
         let locals = Locals(shared.locals.iter().map(|f| f(seat.index)).collect());
         let now = Instant::now();
         let mut ctx = Ctx {
@@ -234,8 +264,9 @@ impl<D: Driver> Worker<D> {
             outcomes: Outcomes::default(),
             scratch: Scratch::new(),
             locals,
-            mailbox: Arc::new(Mailbox::new(seat.mail)),
+            mailbox: seat.mail,
             next_seq: 0,
+            ws: WsCore::new(seat.cap, ws_max_queue),
         };
         ctx.refresh_clock();
         Worker {
@@ -244,7 +275,7 @@ impl<D: Driver> Worker<D> {
             wake: seat.wake,
             conns: Slab::with_capacity(seat.cap),
             gens: vec![0; seat.cap],
-            ws_routes: vec![0; seat.cap],
+            ws_slots: (0..seat.cap).map(|_| WsSlot::default()).collect(),
             cap: seat.cap,
             ctx,
             transports: Transports::new(),
@@ -270,7 +301,7 @@ impl<D: Driver> Worker<D> {
     pub fn report(&self) -> String {
         let s = &self.stats;
         let mut r = format!(
-            "accepted={} rejected={} {} timeouts={} stale={} late={} wheel_entries={}",
+            "accepted={} rejected={} {} timeouts={} stale={} late={} wheel_entries={} ws_topics={}",
             s.accepted,
             s.rejected,
             self.ctx.outcomes.report(),
@@ -278,6 +309,7 @@ impl<D: Driver> Worker<D> {
             s.stale,
             s.late,
             self.ctx.wheel.len(),
+            self.ctx.ws.topics.len(),
         );
         for f in &self.ctx.files {
             r.push(' ');
@@ -541,6 +573,7 @@ impl<D: Driver> Worker<D> {
             }
         }
         self.mails = mails;
+        self.on_published();
         self.arm_mail();
     }
 

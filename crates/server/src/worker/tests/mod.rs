@@ -71,7 +71,7 @@ fn harness_with(routes: RouterBuilder) -> H {
         listener: crate::sys::eventfd().unwrap(), // never used by the scripted driver
         wake: crate::sys::eventfd().unwrap(),
         cap: 16,
-        mail: crate::sys::eventfd().unwrap(),
+        mail: Arc::new(crate::api::Mailbox::new(crate::sys::eventfd().unwrap())),
         index: 0,
     };
     let shared = Arc::new(Shared {
@@ -81,6 +81,7 @@ fn harness_with(routes: RouterBuilder) -> H {
         locals: Vec::new(),
         budget: 32 << 20,
         max_deferred: 4,
+        ws_max_queue: 1 << 20,
     });
     let mut h = H {
         w: Worker::new(ScriptDriver::new(16, 4096), seat, shared, files),
