@@ -107,28 +107,139 @@ fn connect(port: u16) -> TcpStream {
     s
 }
 
+/// A WebSocket connection to `path` (after its `101`), with `extra` header lines.
+fn upgrade(port: u16, path: &str, extra: &str) -> TcpStream {
+    let mut s = connect(port);
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
+    );
+    s.write_all(req.as_bytes()).unwrap();
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        s.read_exact(&mut b).unwrap();
+        head.push(b[0]);
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 101 "),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    s
+}
+
+/// A masked client frame (payload under 126 bytes); `rsv1` marks it compressed.
+fn client_frame(opcode: u8, rsv1: bool, payload: &[u8]) -> Vec<u8> {
+    assert!(payload.len() < 126);
+    let mask = [9, 8, 7, 6];
+    let mut frame = vec![
+        0x80 | (rsv1 as u8) << 6 | opcode,
+        0x80 | payload.len() as u8,
+    ];
+    frame.extend_from_slice(&mask);
+    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i & 3]));
+    frame
+}
+
+/// Read one server frame's (first byte, payload).
+fn server_frame(s: &mut TcpStream) -> (u8, Vec<u8>) {
+    let mut h = [0u8; 2];
+    s.read_exact(&mut h).unwrap();
+    let mut n = (h[1] & 0x7f) as usize;
+    if n == 126 {
+        let mut b = [0u8; 2];
+        s.read_exact(&mut b).unwrap();
+        n = u16::from_be_bytes(b) as usize;
+    }
+    let mut p = vec![0; n];
+    s.read_exact(&mut p).unwrap();
+    (h[0], p)
+}
+
+/// Fan-out (`examples/push`): messages published by `POST /message` to everyone and to one
+/// token reach 8 subscribers; and `/echo` with permessage-deflate, compressed both ways.
+fn fan_out_and_compression(mode: Mode) {
+    let (mut child, port, mut err) = spawn(&example("push"), mode);
+    let mut subs: Vec<TcpStream> = (0..8)
+        .map(|i| upgrade(port, &format!("/stream?token=t{}", i % 2), ""))
+        .collect();
+    let mut http = connect(port);
+    let mut buf = Vec::new();
+    let mut publish = |i: usize| {
+        let body = if i % 2 == 0 {
+            r#"{"topic": "all", "message": "to everyone"}"#
+        } else {
+            r#"{"token": "t1", "message": "to t1 only"}"#
+        };
+        let req = format!(
+            "POST /message HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        http.write_all(req.as_bytes()).unwrap();
+        let r = read_response(&mut http, false).unwrap();
+        assert_eq!(r.status, 200);
+        for (k, s) in subs.iter_mut().enumerate() {
+            if i % 2 == 0 || k % 2 == 1 {
+                let (op, p) = server_frame(s);
+                assert_eq!(op, 0x81);
+                buf.clear();
+                buf.extend_from_slice(&p);
+                assert!(buf.ends_with(if i % 2 == 0 {
+                    b"everyone\"}"
+                } else {
+                    b"t1 only\"}"
+                }));
+            }
+        }
+    };
+    for i in 0..500 {
+        publish(i);
+    }
+    let before = allocations(&child, &mut err);
+    for i in 0..2000 {
+        publish(i);
+    }
+    let after = allocations(&child, &mut err);
+    assert_eq!(
+        after - before,
+        0,
+        "{} allocations during 2,000 publishes to 8 subscribers",
+        after - before
+    );
+
+    let offer = "Sec-WebSocket-Extensions: permessage-deflate\r\n";
+    let mut echo = upgrade(port, "/echo", offer);
+    // "compressible " x 10, deflated at level 6 (RFC 7692: the sync flush tail stripped).
+    let text = "compressible ".repeat(10);
+    let z = miniz_oxide::deflate::compress_to_vec(text.as_bytes(), 6);
+    let frame = client_frame(1, true, &z);
+    let mut run = |n: usize| {
+        for _ in 0..n {
+            echo.write_all(&frame).unwrap();
+            let (op, _) = server_frame(&mut echo);
+            assert_eq!(op, 0xc1, "a compressed text frame");
+        }
+    };
+    run(200);
+    let before = allocations(&child, &mut err);
+    run(2000);
+    let after = allocations(&child, &mut err);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(
+        after - before,
+        0,
+        "{} allocations during 2,000 compressed echoes",
+        after - before
+    );
+}
+
 /// WebSocket echo (`examples/echo`, `/ws`): messages one at a time and four per write, over
 /// 8 connections.
 fn websocket_echo(mode: Mode) {
     let (mut child, port, mut err) = spawn(&example("echo"), mode);
-    let mut conns: Vec<TcpStream> = (0..8)
-        .map(|_| {
-            let mut s = connect(port);
-            s.write_all(
-                b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-                  Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-            )
-            .unwrap();
-            let mut head = Vec::new();
-            let mut b = [0u8; 1];
-            while !head.ends_with(b"\r\n\r\n") {
-                s.read_exact(&mut b).unwrap();
-                head.push(b[0]);
-            }
-            assert!(head.starts_with(b"HTTP/1.1 101 "));
-            s
-        })
-        .collect();
+    let mut conns: Vec<TcpStream> = (0..8).map(|_| upgrade(port, "/ws", "")).collect();
     // A masked text frame, and room for its (unmasked) echo.
     let msg = b"hello, sockets";
     let mask = [9, 8, 7, 6];
@@ -203,5 +314,6 @@ per_mode!(
     no_allocation_per_request,
     handlers,
     json_endpoint,
-    websocket_echo
+    websocket_echo,
+    fan_out_and_compression
 );

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod ws;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_ringhttpd");
 
 /// The path of example `name` (next to the binary). `cargo test` builds the examples with the
@@ -246,4 +248,44 @@ macro_rules! per_mode {
         mod uring { $(#[test] fn $name() { super::$name(super::Mode::UringAll) })* }
         mod uring_5_15 { $(#[test] fn $name() { super::$name(super::Mode::Uring515) })* }
     };
+}
+
+/// Make sure Python's `websockets` is importable, installing it from PyPI if needed.
+pub fn python_websockets() {
+    let ok = |c: &mut Command| c.status().is_ok_and(|s| s.success());
+    if ok(Command::new("python3").args(["-c", "import websockets"])) {
+        return;
+    }
+    assert!(
+        ok(Command::new("python3").args(["-m", "pip", "install", "--quiet", "websockets"])),
+        "the websocket tests need Python's `websockets` package and `pip install websockets` failed"
+    );
+}
+
+/// The path of a Chromium binary, installing Debian's `chromium` package if there is none.
+pub fn chromium() -> String {
+    let found = || {
+        ["chromium", "chromium-browser"].into_iter().find(|c| {
+            Command::new(c)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+    };
+    if let Some(c) = found() {
+        return c.to_string();
+    }
+    let ok = |c: &mut Command| c.status().is_ok_and(|s| s.success());
+    let installed = ok(Command::new("apt-get").args(["update", "-qq"]))
+        && ok(Command::new("apt-get")
+            .args(["install", "-y", "-qq", "chromium"])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdout(Stdio::null()));
+    match found() {
+        Some(c) if installed => c.to_string(),
+        _ => panic!(
+            "the browser test needs Chromium and `apt-get install chromium` failed (install it, \
+             or run as root with access to the Debian mirrors)"
+        ),
+    }
 }
