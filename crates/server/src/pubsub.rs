@@ -7,7 +7,7 @@
 //! [`Frame`], and every subscriber's write points at those same bytes (`Rc`, per core: no
 //! atomic per subscriber, no copy per subscriber).
 //!
-//! Memory: a subscription is one 24-byte node in a per-core slab, linked into its topic's list
+//! Memory: a subscription is one 20-byte node in a per-core table, linked into its topic's list
 //! and its connection's list (both O(1) to unlink when the connection goes); a topic is its
 //! name (one `Rc<str>`) and a map entry, freed with its last subscriber.
 
@@ -226,7 +226,10 @@ struct Sub {
 pub struct Topics {
     by_name: HashMap<Rc<str>, u32>,
     topics: Slab<Topic>,
-    subs: Slab<Sub>,
+    /// Subscription nodes; free ones are chained through `next` from `free`.
+    subs: Vec<Sub>,
+    free: u32,
+    live: usize,
     /// Each connection slot's first subscription.
     of_conn: Vec<u32>,
 }
@@ -239,14 +242,30 @@ pub enum SubscribeError {
 }
 
 impl Topics {
-    /// Subscriptions for connection slots `0..cap`.
+    /// Subscriptions for connection slots `0..cap`. Room for a topic and two subscriptions per
+    /// connection is reserved (address space only: pages are touched as they are used), so
+    /// the tables do not grow by copying, which would leave the old copies' pages resident.
     pub fn new(cap: usize) -> Topics {
         Topics {
-            by_name: HashMap::new(),
-            topics: Slab::new(),
-            subs: Slab::new(),
+            by_name: HashMap::with_capacity(cap),
+            topics: Slab::with_capacity(cap),
+            subs: Vec::with_capacity(2 * cap),
+            free: NONE,
+            live: 0,
             of_conn: vec![NONE; cap],
         }
+    }
+
+    fn alloc(&mut self, sub: Sub) -> u32 {
+        self.live += 1;
+        if self.free == NONE {
+            self.subs.push(sub);
+            return (self.subs.len() - 1) as u32;
+        }
+        let id = self.free;
+        self.free = self.subs[id as usize].next;
+        self.subs[id as usize] = sub;
+        id
     }
 
     /// Subscribe connection `conn` to `topic` (no change if it is subscribed already).
@@ -278,13 +297,13 @@ impl Topics {
             }
         };
         let first = self.topics[t as usize].first;
-        let id = self.subs.insert(Sub {
+        let id = self.alloc(Sub {
             conn,
             topic: t,
             prev: NONE,
             next: first,
             next_of_conn: self.of_conn[conn as usize],
-        }) as u32;
+        });
         if first != NONE {
             self.subs[first as usize].prev = id;
         }
@@ -328,7 +347,18 @@ impl Topics {
 
     /// Remove subscription `s` from its topic's list (and the topic with its last subscriber).
     fn unlink(&mut self, s: u32) {
-        let sub = self.subs.remove(s as usize);
+        let sub = std::mem::replace(
+            &mut self.subs[s as usize],
+            Sub {
+                conn: NONE,
+                topic: NONE,
+                prev: NONE,
+                next: self.free,
+                next_of_conn: NONE,
+            },
+        );
+        self.free = s;
+        self.live -= 1;
         if sub.prev != NONE {
             self.subs[sub.prev as usize].next = sub.next;
         }
@@ -397,9 +427,16 @@ mod tests {
         assert_eq!(subs(&t, "a"), [1]);
         t.drop_conn(1);
         assert_eq!(t.len(), 0);
-        assert_eq!(t.subs.len(), 0);
+        assert_eq!(t.live, 0);
         assert!(t.by_name.is_empty());
-        // Slots are reused cleanly.
+        // Nodes are reused cleanly: connections coming and going do not grow the table.
+        let high = t.subs.len();
+        for i in 0..1000 {
+            t.subscribe(1 + i % 3, "c").unwrap();
+            t.subscribe(1 + i % 3, "d").unwrap();
+            t.drop_conn(1 + i % 3);
+        }
+        assert_eq!(t.subs.len(), high);
         t.subscribe(1, "c").unwrap();
         assert_eq!(subs(&t, "c"), [1]);
     }
