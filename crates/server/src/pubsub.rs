@@ -230,7 +230,7 @@ pub struct Topics {
     subs: Vec<Sub>,
     free: u32,
     live: usize,
-    /// Each connection slot's first subscription.
+    /// Each connection slot's first subscription (as long as the highest slot subscribed).
     of_conn: Vec<u32>,
 }
 
@@ -252,7 +252,7 @@ impl Topics {
             subs: Vec::with_capacity(2 * cap),
             free: NONE,
             live: 0,
-            of_conn: vec![NONE; cap],
+            of_conn: Vec::with_capacity(cap),
         }
     }
 
@@ -270,6 +270,9 @@ impl Topics {
 
     /// Subscribe connection `conn` to `topic` (no change if it is subscribed already).
     pub fn subscribe(&mut self, conn: u32, topic: &str) -> Result<(), SubscribeError> {
+        if self.of_conn.len() <= conn as usize {
+            self.of_conn.resize(conn as usize + 1, NONE);
+        }
         let mut n = 0;
         let mut s = self.of_conn[conn as usize];
         while s != NONE {
@@ -317,7 +320,10 @@ impl Topics {
     /// Unsubscribe connection `conn` from `topic`; false if it was not subscribed.
     pub fn unsubscribe(&mut self, conn: u32, topic: &str) -> bool {
         let mut before = NONE;
-        let mut s = self.of_conn[conn as usize];
+        let Some(&first) = self.of_conn.get(conn as usize) else {
+            return false;
+        };
+        let mut s = first;
         while s != NONE {
             let sub = &self.subs[s as usize];
             let next = sub.next_of_conn;
@@ -337,7 +343,10 @@ impl Topics {
 
     /// Connection `conn` is gone: drop all its subscriptions.
     pub fn drop_conn(&mut self, conn: u32) {
-        let mut s = std::mem::replace(&mut self.of_conn[conn as usize], NONE);
+        let Some(first) = self.of_conn.get_mut(conn as usize) else {
+            return;
+        };
+        let mut s = std::mem::replace(first, NONE);
         while s != NONE {
             let next = self.subs[s as usize].next_of_conn;
             self.unlink(s);

@@ -189,6 +189,11 @@ impl<D: Driver> Worker<D> {
         }
         if let Some(up) = fed.upgrade {
             conn.state.upgrade();
+            if self.ws_slots.len() <= key {
+                // Grown with the highest slot that speaks WebSocket: an HTTP-only server
+                // touches none of it.
+                self.ws_slots.resize_with(key + 1, super::WsSlot::default);
+            }
             self.ws_slots[key].up = up;
         }
         if fed.waiting && !conn.state.waiting() {
@@ -217,7 +222,7 @@ impl<D: Driver> Worker<D> {
 
     fn on_write(&mut self, key: usize, c: Completion) {
         let at = self.conn_ref(key);
-        let frame = self.ws_slots[key].frame.take();
+        let frame = self.ws_slots.get_mut(key).and_then(|s| s.frame.take());
         let conn = &mut self.conns[key];
         conn.state.write_ended();
         if conn.state.closing() {
@@ -436,7 +441,9 @@ impl<D: Driver> Worker<D> {
     fn free(&mut self, key: usize) {
         let conn = self.conns.remove(key);
         self.ctx.ws.topics.drop_conn(key as u32);
-        self.ws_slots[key] = super::WsSlot::default();
+        if let Some(s) = self.ws_slots.get_mut(key) {
+            *s = super::WsSlot::default();
+        }
         self.transports.closed(conn.state.transport(), key);
         if let Some(act) = conn.act {
             self.ctx.acts.give(act);

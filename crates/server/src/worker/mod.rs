@@ -219,7 +219,7 @@ pub struct Worker<D: Driver> {
     conns: Slab<Conn>,
     gens: Vec<u16>,
     /// WebSocket state of each slot whose connection was upgraded (kept beside the slab, so
-    /// `Conn` stays 24 bytes).
+    /// `Conn` stays 24 bytes); as long as the highest such slot.
     ws_slots: Vec<WsSlot>,
     cap: usize,
     ctx: Ctx,
@@ -275,7 +275,7 @@ impl<D: Driver> Worker<D> {
             wake: seat.wake,
             conns: Slab::with_capacity(seat.cap),
             gens: vec![0; seat.cap],
-            ws_slots: (0..seat.cap).map(|_| WsSlot::default()).collect(),
+            ws_slots: Vec::with_capacity(seat.cap), // address space; touched as used
             cap: seat.cap,
             ctx,
             transports: Transports::new(),
