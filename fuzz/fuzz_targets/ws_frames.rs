@@ -1,10 +1,11 @@
 //! Any bytes as client WebSocket frames, fed whole and in two pieces at an arbitrary split: the
 //! decoder never panics, reports the same events (and message bytes) or the same close code
-//! either way, and every error's code is one RFC 6455 §7.4.1 names for a violation.
+//! either way, and every error's code is one RFC 6455 §7.4.1 names for a violation. The same
+//! bytes as a permessage-deflate offer never panic the negotiation.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use ringhttpd_http::ws::{code, Decoder, Event};
+use ringhttpd_http::ws::{accept_deflate, code, Decoder, Event};
 
 fn run(pieces: &[&[u8]], rsv1: bool) -> Result<Vec<(Event, Vec<u8>)>, u16> {
     let mut d = Decoder::new(1 << 14);
@@ -36,6 +37,12 @@ fuzz_target!(|data: &[u8]| {
     let split = (data[0] & 0x7f) as usize;
     let data = &data[1..];
     let split = split.min(data.len());
+    // The same bytes as a Sec-WebSocket-Extensions value: never a panic, and an accepted
+    // offer names the extension.
+    if accept_deflate(data).is_some() {
+        let lower = data.to_ascii_lowercase();
+        assert!(lower.windows(18).any(|w| w == b"permessage-deflate"));
+    }
     let one = run(&[data], rsv1);
     let two = run(&[&data[..split], &data[split..]], rsv1);
     assert_eq!(one, two);

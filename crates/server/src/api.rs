@@ -668,12 +668,17 @@ impl Mailbox {
         }
     }
 
-    pub(crate) fn publish(&self, m: Arc<crate::pubsub::Published>) {
-        self.published
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(m);
+    /// Post a published message; false (dropped) when the worker has
+    /// [`crate::pubsub::MAX_WAITING`] unread already.
+    pub(crate) fn publish(&self, m: Arc<crate::pubsub::Published>) -> bool {
+        let mut q = self.published.lock().unwrap_or_else(|e| e.into_inner());
+        if q.len() >= crate::pubsub::MAX_WAITING {
+            return false;
+        }
+        q.push(m);
+        drop(q);
         crate::sys::eventfd_signal(&self.efd);
+        true
     }
 
     /// Move every published message into `into` (empty; its capacity is reused).

@@ -13,6 +13,7 @@
 
 use std::collections::HashMap;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use ringhttpd_http::ws::{self, Opcode};
@@ -26,6 +27,9 @@ const MESSAGE_POOL: usize = 64;
 const KEEP_CAPACITY: usize = 64 * 1024;
 /// Encoded frames kept pooled per core.
 const FRAME_POOL: usize = 64;
+/// Published messages a worker's mailbox holds at most before it has read them (beyond,
+/// publishing drops the message for that worker).
+pub const MAX_WAITING: usize = 4096;
 /// Topics one connection may subscribe to at most.
 pub const MAX_SUBSCRIPTIONS: usize = 64;
 const NONE: u32 = u32::MAX;
@@ -54,6 +58,7 @@ impl Published {
 #[derive(Default)]
 pub(crate) struct Hub {
     mailboxes: OnceLock<Vec<Arc<Mailbox>>>,
+    running: AtomicBool,
     pool: Mutex<Vec<Arc<Published>>>,
 }
 
@@ -61,6 +66,12 @@ impl Hub {
     /// The server started: these are its workers.
     pub fn attach(&self, mailboxes: Vec<Arc<Mailbox>>) {
         let _ = self.mailboxes.set(mailboxes);
+        self.running.store(true, Ordering::Release);
+    }
+
+    /// The workers have stopped: publishing is refused from now on.
+    pub fn detach(&self) {
+        self.running.store(false, Ordering::Release);
     }
 
     /// A message buffer holding `topic` and `payload`: a pooled one no worker holds any more,
@@ -116,12 +127,14 @@ impl Publisher {
         &self.hub
     }
 
-    /// Publish a text message to `topic`; false when the server is not running (yet).
+    /// Publish a text message to `topic`. False when the server is not running, or when a
+    /// worker has 4,096 published messages it has not taken yet (the message is dropped for
+    /// that worker's subscribers: publishers cannot grow the server's memory without bound).
     pub fn publish_text(&self, topic: &str, text: &str) -> bool {
         self.publish(topic, text.as_bytes(), false)
     }
 
-    /// Publish a binary message to `topic`; false when the server is not running (yet).
+    /// Publish a binary message to `topic`; false as for [`Publisher::publish_text`].
     pub fn publish_binary(&self, topic: &str, data: &[u8]) -> bool {
         self.publish(topic, data, true)
     }
@@ -130,11 +143,15 @@ impl Publisher {
         let Some(mailboxes) = self.hub.mailboxes.get() else {
             return false;
         };
-        let m = self.hub.message(topic, payload, binary);
-        for mb in mailboxes {
-            mb.publish(m.clone());
+        if !self.hub.running.load(Ordering::Acquire) {
+            return false;
         }
-        true
+        let m = self.hub.message(topic, payload, binary);
+        let mut all = true;
+        for mb in mailboxes {
+            all &= mb.publish(m.clone());
+        }
+        all
     }
 }
 
@@ -460,6 +477,29 @@ mod tests {
         assert_eq!(t.subscribe(0, "t3"), Ok(()), "an existing one is fine");
         t.drop_conn(0);
         assert_eq!(t.len(), 0);
+    }
+
+    #[test]
+    fn publishing_needs_a_running_server_and_a_mailbox_with_room() {
+        let p = Publisher::default();
+        assert!(!p.publish_text("t", "before start"));
+        let mb = Arc::new(Mailbox::new(crate::sys::eventfd().unwrap()));
+        p.hub().attach(vec![mb.clone()]);
+        for _ in 0..MAX_WAITING {
+            assert!(p.publish_text("t", "x"));
+        }
+        assert!(
+            !p.publish_binary("t", b"one too many"),
+            "a full mailbox refuses"
+        );
+        let mut got = Vec::new();
+        mb.take_published(&mut got);
+        assert_eq!(got.len(), MAX_WAITING);
+        assert_eq!((got[0].topic(), got[0].payload()), ("t", &b"x"[..]));
+        drop(got);
+        assert!(p.publish_text("t", "room again"));
+        p.hub().detach();
+        assert!(!p.publish_text("t", "after stop"));
     }
 
     #[test]

@@ -479,6 +479,7 @@ fn run(
         }
     };
     wakes.iter().for_each(worker::wake);
+    publisher.hub().detach();
     let mut failure = None;
     for (i, h) in handles.into_iter().enumerate() {
         match h.join() {
