@@ -103,9 +103,14 @@ pub struct WsCore {
     codec: Deflate,
     /// A decompressed message.
     inflated: Vec<u8>,
-    /// Scratch: one topic's subscribers, messages taken from the mailbox.
-    pub fanout: Vec<u32>,
+    /// The fan-out in progress (see `worker::push`): messages taken from the mailbox and the
+    /// next one to start, the frame being delivered and the subscribers it has yet to reach
+    /// (slot, generation), and scratch for a topic's subscribers.
     pub published: Vec<Arc<Published>>,
+    pub next_published: usize,
+    pub current: Option<std::rc::Rc<crate::pubsub::Frame>>,
+    pub fanout: std::collections::VecDeque<(u32, u16)>,
+    pub subs: Vec<u32>,
     /// Unsent bytes a subscriber may have queued before it is closed with 1008.
     pub max_queue: usize,
 }
@@ -117,8 +122,11 @@ impl WsCore {
             frames: Frames::default(),
             codec: Deflate::default(),
             inflated: Vec::new(),
-            fanout: Vec::new(),
             published: Vec::new(),
+            next_published: 0,
+            current: None,
+            fanout: std::collections::VecDeque::new(),
+            subs: Vec::new(),
             max_queue,
         }
     }

@@ -100,6 +100,35 @@ fn fan_out_to_tokens_and_everyone(mode: Mode) {
     }
 }
 
+fn fan_out_in_batches_reaches_thousands(mode: Mode) {
+    // One worker: 2,500 subscribers are more than one loop turn's batch (1,024), so each
+    // publish is delivered over several turns; a plain request is served in between.
+    let s = Server::start_example("push", mode, &["--threads", "1"]);
+    let mut subs: Vec<TcpStream> = (0..2500).map(|i| subscribe(&s, &format!("b{i}"))).collect();
+    let mut http = s.connect();
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        ids.push(publish(
+            &mut http,
+            &format!(r#"{{"topic": "all", "message": "wave {i}"}}"#),
+        ));
+    }
+    http.write_all(b"GET /index.html HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_response(&mut http, false).unwrap().status, 200);
+    for c in &mut subs {
+        for (i, id) in ids.iter().enumerate() {
+            assert_eq!(next_message(c), (*id, format!("wave {i}")));
+        }
+    }
+    // Subscribers that went during a fan-out are skipped, the others still served.
+    subs.truncate(1000);
+    let id = publish(&mut http, r#"{"topic": "all", "message": "after"}"#);
+    for c in &mut subs {
+        assert_eq!(next_message(c), (id, "after".to_string()));
+    }
+}
+
 /// A connection to `port` with a small receive buffer (so a reader that stops stalls soon).
 fn connect_small_window(port: u16) -> TcpStream {
     // SAFETY: plain socket calls on a descriptor this function owns; it is handed to
@@ -404,6 +433,7 @@ fn browser_page_shows_published_messages() {
 
 per_mode!(
     fan_out_to_tokens_and_everyone,
+    fan_out_in_batches_reaches_thousands,
     a_subscriber_that_does_not_read_is_closed_with_1008,
     compression_with_raw_frames,
     opening_handlers_and_subprotocols,

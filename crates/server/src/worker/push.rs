@@ -15,30 +15,71 @@ use crate::conn::TransportKind;
 use crate::pubsub::Frame;
 use crate::websocket::OVERFLOW_CLOSE;
 
+/// Subscribers a fan-out reaches per loop turn at most.
+const FANOUT_BATCH: usize = 1024;
 /// Each queued frame counts at least this much against a subscriber's queue limit (so many
 /// tiny messages are bounded too: the queue's parts cost memory of their own).
 const PART_COST: usize = 64;
 
 impl<D: Driver> Worker<D> {
-    /// Messages were published: deliver each to this core's subscribers of its topic.
+    /// Messages were published (or a fan-out is in progress): deliver to at most
+    /// [`FANOUT_BATCH`] subscribers, then come back on the next loop turn (by signalling our
+    /// own mailbox), so the completion queue is not overrun and other connections are served
+    /// between batches. Messages are taken from the mailbox only when the previous ones are
+    /// done, so the mailbox's bound holds publishers back.
     pub(super) fn on_published(&mut self) {
-        let mut msgs = std::mem::take(&mut self.ctx.ws.published);
-        self.ctx.mailbox.take_published(&mut msgs);
-        let mut subs = std::mem::take(&mut self.ctx.ws.fanout);
-        for m in msgs.drain(..) {
-            self.ctx.ws.topics.subscribers(m.topic(), &mut subs);
-            if subs.is_empty() {
-                continue;
+        let mut budget = FANOUT_BATCH;
+        let mut refilled = false;
+        while budget > 0 {
+            let ws = &mut self.ctx.ws;
+            if ws.current.is_none() {
+                if ws.next_published == ws.published.len() {
+                    if refilled {
+                        break;
+                    }
+                    ws.published.clear(); // back to the publishers' pool
+                    ws.next_published = 0;
+                    self.ctx.mailbox.take_published(&mut ws.published);
+                    refilled = true;
+                    if ws.published.is_empty() {
+                        break;
+                    }
+                }
+                let m = ws.published[ws.next_published].clone();
+                ws.next_published += 1;
+                ws.topics.subscribers(m.topic(), &mut ws.subs);
+                if ws.subs.is_empty() {
+                    continue;
+                }
+                for key in ws.subs.drain(..) {
+                    ws.fanout.push_back((key, self.gens[key as usize]));
+                }
+                ws.current = Some(ws.frames.encode(&m));
+                self.ctx.outcomes.ws_published += 1;
             }
-            let frame = self.ctx.ws.frames.encode(&m);
-            drop(m); // back to the publishers' pool as soon as every core has encoded it
-            self.ctx.outcomes.ws_published += 1;
-            for key in subs.drain(..) {
-                self.push(key as usize, &frame);
+            let frame = self.ctx.ws.current.clone().expect("set above");
+            while budget > 0 {
+                let Some((key, generation)) = self.ctx.ws.fanout.pop_front() else {
+                    break;
+                };
+                budget -= 1;
+                // A subscriber gone since the fan-out started (its slot maybe reused) is
+                // skipped.
+                if self.gens[key as usize] == generation && self.conns.contains(key as usize) {
+                    self.push(key as usize, &frame);
+                }
+            }
+            if self.ctx.ws.fanout.is_empty() {
+                self.ctx.ws.current = None;
             }
         }
-        self.ctx.ws.fanout = subs;
-        self.ctx.ws.published = msgs;
+        let ws = &mut self.ctx.ws;
+        if ws.current.is_some() || ws.next_published < ws.published.len() {
+            crate::sys::eventfd_signal(&self.ctx.mailbox.efd); // more next turn
+        } else {
+            ws.published.clear(); // every one delivered: back to the publishers' pool
+            ws.next_published = 0;
+        }
     }
 
     /// Queue (or write) `frame` for subscriber `key`.
