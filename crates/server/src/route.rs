@@ -160,26 +160,7 @@ pub fn answer(
             _ => res.status(400, &[], b"asterisk-form is only for OPTIONS"),
         },
         Responder::WebSocket { id, entry } => {
-            let path = routed.path(&sv.scratch.path);
-            let view = api::Request {
-                head: req,
-                path,
-                params: &routed.params,
-                entry,
-                router: sv.router,
-                body: b"",
-                fd: conn.fd,
-                locals: sv.locals,
-            };
-            let route = sv.router.ws_route(id);
-            let (status, upgrade, panicked) =
-                crate::websocket::upgrade(&view, &mut res, route, id, sv.ws, conn.key);
-            return Done {
-                status,
-                deferred: None,
-                panicked,
-                upgrade,
-            };
+            return upgrade(routed, id, entry, req, res, sv, conn);
         }
         Responder::NotFound => res.status(404, &[], b""),
         // RFC 9110 §9.1: a method the server does not recognise is 501; a known one that the
@@ -193,6 +174,39 @@ pub fn answer(
         deferred: None,
         panicked: false,
         upgrade: None,
+    }
+}
+
+/// A WebSocket route's request: the upgrade (kept out of line: the request path stays small).
+#[inline(never)]
+fn upgrade(
+    routed: &Routed,
+    id: u16,
+    entry: u16,
+    req: &Request<'_, '_>,
+    mut res: Response<'_>,
+    sv: &mut Services,
+    conn: ConnRef,
+) -> Done {
+    let path = routed.path(&sv.scratch.path);
+    let view = api::Request {
+        head: req,
+        path,
+        params: &routed.params,
+        entry,
+        router: sv.router,
+        body: b"",
+        fd: conn.fd,
+        locals: sv.locals,
+    };
+    let route = sv.router.ws_route(id);
+    let (status, upgrade, panicked) =
+        crate::websocket::upgrade(&view, &mut res, route, id, sv.ws, conn.key);
+    Done {
+        status,
+        deferred: None,
+        panicked,
+        upgrade,
     }
 }
 
