@@ -7,7 +7,9 @@
 //! done K LAST_NS        (CLOCK_MONOTONIC of the moment the last subscriber got message K)
 //! ```
 //!
-//! usage: ws-client PORT N SOURCE_ADDR TOKEN_PREFIX
+//! usage: ws-client PORT N SOURCE_ADDR TOKEN_PREFIX [PATH]
+//!
+//! PATH (default `/stream?token=`) is followed by TOKEN_PREFIX and the subscriber's number.
 //!
 //! Stops on EOF of stdin (the orchestrator closes it) or when a subscriber is closed by the
 //! server (printed as `closed I`, then exit 1).
@@ -43,7 +45,7 @@ fn check(r: i64, what: &str) -> i64 {
 }
 
 /// Connect from `src` and do the opening handshake (blocking).
-fn open(port: u16, src: Ipv4Addr, token: &str) -> i32 {
+fn open(port: u16, src: Ipv4Addr, target: &str) -> i32 {
     // SAFETY: plain socket calls on a descriptor owned here.
     unsafe {
         let fd = check(
@@ -78,7 +80,7 @@ fn open(port: u16, src: Ipv4Addr, token: &str) -> i32 {
             "connect",
         );
         let req = format!(
-            "GET /stream?token={token} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n\
+            "GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n\
              Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
              Sec-WebSocket-Version: 13\r\n\r\n"
         );
@@ -160,17 +162,18 @@ fn feed(s: &mut Sub, mut data: &[u8], closed: &mut bool) -> u32 {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    if args.len() != 5 {
-        eprintln!("usage: ws-client PORT N SOURCE_ADDR TOKEN_PREFIX");
+    if args.len() != 5 && args.len() != 6 {
+        eprintln!("usage: ws-client PORT N SOURCE_ADDR TOKEN_PREFIX [PATH]");
         std::process::exit(2);
     }
     let port: u16 = args[1].parse().expect("PORT");
     let n: usize = args[2].parse().expect("N");
     let src: Ipv4Addr = args[3].parse().expect("SOURCE_ADDR");
     let prefix = &args[4];
+    let path = args.get(5).map_or("/stream?token=", String::as_str);
     let mut subs: Vec<Sub> = (0..n)
         .map(|i| Sub {
-            fd: open(port, src, &format!("{prefix}{i}")),
+            fd: open(port, src, &format!("{path}{prefix}{i}")),
             head: [0; 14],
             hlen: 0,
             left: None,
