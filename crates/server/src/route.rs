@@ -177,6 +177,31 @@ pub fn answer(
     }
 }
 
+/// What a handler sees of a routed request.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn view<'r>(
+    routed: &'r Routed,
+    entry: u16,
+    req: &'r Request<'_, '_>,
+    scratch: &'r PathScratch,
+    router: &'r Router,
+    locals: &'r Locals,
+    body: &'r [u8],
+    conn: ConnRef,
+) -> api::Request<'r> {
+    api::Request {
+        head: req,
+        path: routed.path(scratch),
+        params: &routed.params,
+        entry,
+        router,
+        body,
+        fd: conn.fd,
+        locals,
+    }
+}
+
 /// A WebSocket route's request: the upgrade (kept out of line: the request path stays small).
 #[inline(never)]
 fn upgrade(
@@ -188,17 +213,16 @@ fn upgrade(
     sv: &mut Services,
     conn: ConnRef,
 ) -> Done {
-    let path = routed.path(&sv.scratch.path);
-    let view = api::Request {
-        head: req,
-        path,
-        params: &routed.params,
+    let view = view(
+        routed,
         entry,
-        router: sv.router,
-        body: b"",
-        fd: conn.fd,
-        locals: sv.locals,
-    };
+        req,
+        &sv.scratch.path,
+        sv.router,
+        sv.locals,
+        b"",
+        conn,
+    );
     let route = sv.router.ws_route(id);
     let (status, upgrade, panicked) =
         crate::websocket::upgrade(&view, &mut res, route, id, sv.ws, conn.key);
@@ -224,17 +248,16 @@ fn call(
     body: &[u8],
     conn: ConnRef,
 ) -> Done {
-    let path = routed.path(&sv.scratch.path);
-    let view = api::Request {
-        head: req,
-        path,
-        params: &routed.params,
+    let view = view(
+        routed,
         entry,
-        router: sv.router,
+        req,
+        &sv.scratch.path,
+        sv.router,
+        sv.locals,
         body,
-        fd: conn.fd,
-        locals: sv.locals,
-    };
+        conn,
+    );
     let handler = sv.router.handler(id);
     let snap = res.out.snapshot();
     let mut r = api::Response::new(

@@ -394,16 +394,7 @@ async def main(port):
 
 asyncio.run(main(int(sys.argv[1])))
 "#;
-    let out = Command::new("python3")
-        .args(["-c", script, &s.port.to_string()])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.trim() == "ok",
-        "python websockets client: {stdout} {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::python_ok(script, &[&s.port.to_string()]);
 }
 
 /// The example page in headless Chromium receives a message published while it is open, and

@@ -5,7 +5,6 @@
 mod common;
 
 use std::io::Write;
-use std::process::Command;
 
 use common::ws::{expect_close, frame, handshake, read_frame, KEY};
 use common::{read_response, Mode, Server};
@@ -137,16 +136,7 @@ async def main(port):
 
 asyncio.run(main(int(sys.argv[1])))
 "#;
-    let out = Command::new("python3")
-        .args(["-c", script, &s.port.to_string()])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.trim() == "ok",
-        "python websockets client: {stdout} {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::python_ok(script, &[&s.port.to_string()]);
 }
 
 fn a_stopping_server_says_going_away(mode: Mode) {

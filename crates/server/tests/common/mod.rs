@@ -289,3 +289,19 @@ pub fn chromium() -> String {
         ),
     }
 }
+
+/// Run a Python script (`python3 -c`) with `args`; it must exit 0 and print `ok`.
+pub fn python_ok(script: &str, args: &[&str]) {
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("run python3");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.trim() == "ok",
+        "python client: {stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
