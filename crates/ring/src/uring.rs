@@ -28,6 +28,11 @@ use crate::sys::{raise_limit, AnonMap};
 use crate::{BufId, Completion, Driver, Errno, OpKind, PoolConfig, Token};
 
 const BGID: u16 = 0;
+/// user_data bit of the readiness poll linked before a legacy-buffer receive, and the
+/// user_data of the driver's own cancels of such polls: neither decodes as a `Token`
+/// (`Token::decode` refuses high bits), so `reap` drops their completions.
+const POLL_BEFORE_RECV: u64 = 1 << 56;
+const QUIET: u64 = 1 << 57;
 /// Timespecs are copied by the kernel when the SQE is prepared, i.e. during submission; they
 /// only need to live until the next submit. This many may be queued between two submits.
 const MAX_QUEUED_TIMEOUTS: usize = 16;
@@ -338,6 +343,23 @@ impl UringDriver {
         }
     }
 
+    /// Make room for `n` entries in the submission queue (a linked pair must not be split
+    /// across two submits).
+    fn reserve(&mut self, n: usize) {
+        loop {
+            let room = {
+                let sq = self.ring.submission();
+                sq.capacity() - sq.len()
+            };
+            if room >= n {
+                return;
+            }
+            if self.submit(false).is_err() {
+                self.reap_into_backlog();
+            }
+        }
+    }
+
     fn reap_into_backlog(&mut self) {
         let mut tmp = std::mem::take(&mut self.backlog);
         self.reap(&mut tmp);
@@ -432,6 +454,19 @@ impl Driver for UringDriver {
                 .build()
                 .flags(squeue::Flags::BUFFER_SELECT)
         };
+        if matches!(self.bufs, Buffers::Provide { .. }) && !self.feats.recv_multi {
+            // Kernels before 5.19 keep a legacy provided buffer attached to a receive that
+            // waits for data: every idle connection would pin one, and the 513th idle
+            // connection of a worker would starve (seen on Debian's 5.10). So wait for
+            // readability first, linked to the receive: the buffer is picked when data is
+            // there. The poll's completion is the driver's own (see `POLL_BEFORE_RECV`).
+            self.reserve(2);
+            let poll = opcode::PollAdd::new(Fd(fd), libc::POLLIN as u32)
+                .build()
+                .flags(squeue::Flags::IO_LINK)
+                .user_data(token.encode() | POLL_BEFORE_RECV);
+            self.push(poll);
+        }
         self.push(e.user_data(token.encode()));
     }
 
@@ -453,6 +488,19 @@ impl Driver for UringDriver {
                 .build()
                 .user_data(token.encode()),
         );
+        if target.kind == OpKind::Recv
+            && matches!(self.bufs, Buffers::Provide { .. })
+            && !self.feats.recv_multi
+        {
+            // A receive still waiting behind its readiness poll is not started yet, so the
+            // cancel above may not find it: cancelling the poll ends the receive too
+            // (ECANCELED, through the link).
+            self.push(
+                opcode::AsyncCancel::new(target.encode() | POLL_BEFORE_RECV)
+                    .build()
+                    .user_data(QUIET),
+            );
+        }
     }
 
     fn timeout(&mut self, after: Duration, token: Token) {

@@ -296,6 +296,25 @@ fn many_concurrent_connections(mode: Mode) {
     }
 }
 
+/// More idle keep-alive connections on one worker than its receive pool has buffers (512):
+/// an idle connection must not hold a buffer (kernels before 5.19 attach a legacy provided
+/// buffer to a receive that waits; the driver polls for readability first there).
+fn more_idle_connections_than_receive_buffers(mode: Mode) {
+    let server = Server::start_with(mode, &["--threads", "1"]);
+    let mut conns: Vec<TcpStream> = Vec::new();
+    for _ in 0..1500 {
+        let mut s = server.connect();
+        s.write_all(&get("/hello")).unwrap();
+        assert_eq!(read_response(&mut s, false).unwrap().status, 200);
+        conns.push(s);
+    }
+    // Every one is still served, the last ones included.
+    for s in conns.iter_mut().rev() {
+        s.write_all(&get("/hello")).unwrap();
+        assert_eq!(read_response(s, false).unwrap().status, 200);
+    }
+}
+
 fn max_conns_refuses_extra_without_disturbing(mode: Mode) {
     // One thread, so the limit is not split by SO_REUSEPORT's hashing.
     let server = Server::start_with(mode, &["--threads", "1", "--max-conns", "3"]);
@@ -488,6 +507,7 @@ per_mode!(
     expect_continue_is_answered_and_closed,
     reset_mid_response_leaves_server_healthy,
     many_concurrent_connections,
+    more_idle_connections_than_receive_buffers,
     max_conns_refuses_extra_without_disturbing,
     fd_exhaustion_backs_off_and_recovers,
     idle_timeout_closes,
