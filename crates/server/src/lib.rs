@@ -35,6 +35,39 @@
 //!   requests. A dropped handle answers 500, a late one 504 (`--handler-timeout`).
 //! - The work in flight per core is bounded (`--response-budget`, `--max-deferred`): at the
 //!   bound, new requests wait, their connections unread, instead of allocating more.
+//!
+//! WebSocket (RFC 6455) routes take the connection over after `101 Switching Protocols`
+//! ([`Server::websocket`], or [`Server::websocket_route`] with a [`WebSocket`] for an opening
+//! handler, subprotocols and `permessage-deflate`); messages go to a handler with a
+//! [`Session`] to answer through. Connections subscribe to topics ([`Session::subscribe`]) and
+//! a [`Publisher`] (from [`Server::publisher`]) publishes to them from any thread: each worker
+//! encodes a message once and writes the same bytes to all its subscribers.
+//!
+//! ```no_run
+//! use ringhttpd::{Message, Server, Session, WebSocket};
+//!
+//! fn chat(msg: &Message, _: &mut Session) {
+//!     let _ = msg; // a client's message; answer with Session::send_text, or publish
+//! }
+//!
+//! fn main() -> ringhttpd::Result<()> {
+//!     let server = Server::from_args()?;
+//!     let publisher = server.publisher();
+//!     std::thread::spawn(move || loop {
+//!         publisher.publish_text("news", "tick");
+//!         std::thread::sleep(std::time::Duration::from_secs(1));
+//!     });
+//!     server
+//!         .websocket_route(
+//!             "/news",
+//!             WebSocket::new(chat).on_open(|_req, ws| {
+//!                 ws.subscribe("news");
+//!                 Ok(())
+//!             }),
+//!         )
+//!         .run()
+//! }
+//! ```
 
 #![deny(missing_docs)]
 
