@@ -23,8 +23,9 @@ use crate::api::Mailbox;
 
 /// Messages kept pooled per server for reuse (more in flight at once are allocated).
 const MESSAGE_POOL: usize = 64;
-/// Pooled buffers are trimmed back to this capacity when reused for a smaller message.
-const KEEP_CAPACITY: usize = 64 * 1024;
+/// Messages (and frames) up to this size use pooled buffers; larger ones get a buffer of their
+/// own, freed after delivery, so the pools hold at most 64 x 16 KiB each.
+const POOLED_MAX: usize = 16 * 1024;
 /// Encoded frames kept pooled per core.
 const FRAME_POOL: usize = 64;
 /// Published messages a worker's mailbox holds at most before it has read them (beyond,
@@ -80,16 +81,17 @@ impl Hub {
         let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
         let fill = |p: &mut Published| {
             p.buf.clear();
-            if p.buf.capacity() > KEEP_CAPACITY && topic.len() + payload.len() <= KEEP_CAPACITY {
-                p.buf.shrink_to(KEEP_CAPACITY);
-            }
             p.buf.extend_from_slice(topic.as_bytes());
             p.buf.extend_from_slice(payload);
             p.topic_len = topic.len();
             p.binary = binary;
         };
+        let pooled = topic.len() + payload.len() <= POOLED_MAX;
         // Only the pool holds a free one (every worker dropped its clone).
-        if let Some(m) = pool.iter_mut().find(|m| Arc::strong_count(m) == 1) {
+        if let Some(m) = pool
+            .iter_mut()
+            .find(|m| pooled && Arc::strong_count(m) == 1)
+        {
             if let Some(p) = Arc::get_mut(m) {
                 fill(p);
                 return m.clone();
@@ -102,7 +104,7 @@ impl Hub {
         };
         fill(&mut p);
         let m = Arc::new(p);
-        if pool.len() < MESSAGE_POOL {
+        if pooled && pool.len() < MESSAGE_POOL {
             pool.push(m.clone());
         }
         m
@@ -190,11 +192,9 @@ impl Frames {
         };
         let payload = m.payload();
         let (head, n) = ws::frame_head(op, true, false, payload.len() as u64);
+        let pooled = payload.len() + n <= POOLED_MAX;
         let fill = |f: &mut Frame| {
             f.bytes.clear();
-            if f.bytes.capacity() > KEEP_CAPACITY && payload.len() + n <= KEEP_CAPACITY {
-                f.bytes.shrink_to(KEEP_CAPACITY);
-            }
             f.bytes.extend_from_slice(&head[..n]);
             f.bytes.extend_from_slice(payload);
             f.iov = libc::iovec {
@@ -202,7 +202,11 @@ impl Frames {
                 iov_len: f.bytes.len(),
             };
         };
-        if let Some(f) = self.pool.iter_mut().find(|f| Rc::strong_count(f) == 1) {
+        if let Some(f) = self
+            .pool
+            .iter_mut()
+            .find(|f| pooled && Rc::strong_count(f) == 1)
+        {
             fill(Rc::get_mut(f).expect("unique, checked"));
             return f.clone();
         }
@@ -215,7 +219,7 @@ impl Frames {
         };
         fill(&mut f);
         let f = Rc::new(f);
-        if self.pool.len() < FRAME_POOL {
+        if pooled && self.pool.len() < FRAME_POOL {
             self.pool.push(f.clone());
         }
         f
@@ -529,5 +533,17 @@ mod tests {
         let again = frames.encode(&m3);
         assert_eq!(Rc::as_ptr(&again), fp);
         assert_eq!(again.bytes(), &[0x82, 1, b'y']);
+        // Large messages and frames are never pooled (the pools' memory stays bounded).
+        let big = hub.message("t", &vec![7u8; POOLED_MAX + 1], true);
+        let bf = frames.encode(&big);
+        assert_eq!(bf.bytes().len(), 4 + POOLED_MAX + 1);
+        assert!(frames.pool.iter().all(|f| f.bytes().len() <= POOLED_MAX));
+        drop(big);
+        assert!(hub
+            .pool
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|m| m.buf.len() <= POOLED_MAX));
     }
 }
