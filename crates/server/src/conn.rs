@@ -96,7 +96,8 @@ impl Timeouts {
 }
 
 /// Phase, receive side, writing, transport, waiting and WebSocket in two bytes:
-/// bits 0-2 phase, 3-5 receive side, 6 writing, 7-8 transport, 9 waiting, 10 WebSocket, 11 pinged.
+/// bits 0-2 phase, 3-5 receive side, 6 writing, 7-8 transport, 9 waiting, 10 WebSocket, 11 pinged,
+/// 12 permessage-deflate.
 #[derive(Copy, Clone, PartialEq, Eq)]
 pub struct State(u16);
 
@@ -110,6 +111,8 @@ const WAITING: u16 = 1 << 9;
 const WEBSOCKET: u16 = 1 << 10;
 /// A ping went out for an idle WebSocket connection and nothing has come back since.
 const PINGED: u16 = 1 << 11;
+/// The WebSocket connection negotiated permessage-deflate.
+const DEFLATE: u16 = 1 << 12;
 
 impl State {
     /// A freshly accepted connection.
@@ -286,6 +289,19 @@ impl State {
         self.0 & PINGED != 0
     }
 
+    /// The WebSocket connection negotiated permessage-deflate.
+    pub fn deflate(self) -> bool {
+        self.0 & DEFLATE != 0
+    }
+
+    pub fn set_deflate(&mut self, on: bool) {
+        if on {
+            self.0 |= DEFLATE;
+        } else {
+            self.0 &= !DEFLATE;
+        }
+    }
+
     pub fn set_pinged(&mut self, on: bool) {
         if on {
             self.0 |= PINGED;
@@ -372,6 +388,8 @@ pub struct Conn {
     pub state: State,
     /// Operations in flight under this slot's token (see `worker::Worker::submit`).
     pub ops: u8,
+    /// The WebSocket route of an upgraded connection (in what would be padding).
+    pub ws_route: u8,
     /// Coarse deadline in seconds since the worker started.
     pub deadline: u32,
     /// When this connection's live timer-wheel entry is due (0: none filed).
@@ -388,6 +406,7 @@ impl Conn {
             fd: Some(fd),
             state: State::new(transport),
             ops: 0,
+            ws_route: 0,
             deadline: 0,
             filed: 0,
             act: None,

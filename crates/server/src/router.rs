@@ -462,6 +462,10 @@ impl RouterBuilder {
         if self.handlers.len() > u16::MAX as usize {
             return Err("too many handlers".into());
         }
+        if self.ws_routes.len() > 256 {
+            // A connection keeps its route in one byte.
+            return Err("at most 256 WebSocket routes".into());
+        }
         let mut entries: Vec<Entry> = Vec::new();
         for (method, pattern, target) in self.routes {
             let segs = if let Target::Files(_) = target {

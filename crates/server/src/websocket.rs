@@ -96,6 +96,18 @@ pub struct Upgrade {
     pub closing: bool,
 }
 
+impl Upgrade {
+    /// What an upgraded connection keeps of its upgrade: the route (in `Conn`'s spare byte)
+    /// and the deflate bit of its state.
+    pub fn of(route: u8, state: crate::conn::State) -> Upgrade {
+        Upgrade {
+            route: u16::from(route),
+            deflate: state.deflate(),
+            closing: false,
+        }
+    }
+}
+
 /// Per-core WebSocket state: subscriptions, encoded frames, the compression codec, scratch.
 pub struct WsCore {
     pub topics: Topics,

@@ -15,7 +15,7 @@ use super::Worker;
 use crate::conn::{Phase, Recv};
 use crate::h1::{self, Fed};
 use crate::route::ConnRef;
-use crate::websocket;
+use crate::websocket::{self, Upgrade};
 
 /// Stop receiving (pause the receive) once this much input is stashed behind a write in flight.
 const IN_HIGH: usize = 32 * 1024;
@@ -27,7 +27,7 @@ const IN_HARD: usize = 1 << 20;
 pub(super) enum Op {
     Recv,
     Write,
-    /// Write the published frame in the connection's `WsSlot` (no output queue).
+    /// Write the connection's published frame in `frames_out` (no output queue).
     WriteFrame,
     CancelRecv,
     CancelWrite,
@@ -79,9 +79,9 @@ impl<D: Driver> Worker<D> {
                 unsafe { self.d.writev(fd, iov, count, write) };
             }
             Op::WriteFrame => {
-                let f = self.ws_slots[key]
-                    .frame
-                    .as_ref()
+                let f = self
+                    .frames_out
+                    .get(&(key as u32))
                     .expect("a frame write has its frame");
                 conn.state.write_started();
                 // SAFETY: the frame's iovec and bytes live in the `Rc` the slot holds until
@@ -135,7 +135,7 @@ impl<D: Driver> Worker<D> {
                             let writing = conn.state.writing();
                             if conn.state.websocket() {
                                 conn.state.set_pinged(false);
-                                let up = self.ws_slots[key].up;
+                                let up = Upgrade::of(conn.ws_route, conn.state);
                                 websocket::feed(act, &mut self.ctx.cx(at), plain, writing, up)
                             } else {
                                 h1::feed(act, &mut self.ctx.cx(at), plain, writing)
@@ -189,12 +189,8 @@ impl<D: Driver> Worker<D> {
         }
         if let Some(up) = fed.upgrade {
             conn.state.upgrade();
-            if self.ws_slots.len() <= key {
-                // Grown with the highest slot that speaks WebSocket: an HTTP-only server
-                // touches none of it.
-                self.ws_slots.resize_with(key + 1, super::WsSlot::default);
-            }
-            self.ws_slots[key].up = up;
+            conn.ws_route = up.route as u8;
+            conn.state.set_deflate(up.deflate);
         }
         if fed.waiting && !conn.state.waiting() {
             self.start_waiting(key);
@@ -222,8 +218,12 @@ impl<D: Driver> Worker<D> {
 
     fn on_write(&mut self, key: usize, c: Completion) {
         let at = self.conn_ref(key);
-        let frame = self.ws_slots.get_mut(key).and_then(|s| s.frame.take());
         let conn = &mut self.conns[key];
+        let frame = if conn.state.websocket() {
+            self.frames_out.remove(&(key as u32))
+        } else {
+            None
+        };
         conn.state.write_ended();
         if conn.state.closing() {
             // The close (a timeout, the peer gone) raced this write: nothing more is written,
@@ -275,7 +275,8 @@ impl<D: Driver> Worker<D> {
         // Requests that arrived while we were writing, or a deferred answer that came.
         if (!act.input.is_empty() || act.deferred()) && conn.state.takes_requests() {
             let fed = if conn.state.websocket() {
-                websocket::resume(act, &mut self.ctx.cx(at), self.ws_slots[key].up)
+                let up = Upgrade::of(conn.ws_route, conn.state);
+                websocket::resume(act, &mut self.ctx.cx(at), up)
             } else {
                 h1::resume(act, &mut self.ctx.cx(at))
             };
@@ -440,9 +441,9 @@ impl<D: Driver> Worker<D> {
     /// Free the slot: every operation has delivered its final completion.
     fn free(&mut self, key: usize) {
         let conn = self.conns.remove(key);
-        self.ctx.ws.topics.drop_conn(key as u32);
-        if let Some(s) = self.ws_slots.get_mut(key) {
-            *s = super::WsSlot::default();
+        if conn.state.websocket() {
+            self.ctx.ws.topics.drop_conn(key as u32);
+            self.frames_out.remove(&(key as u32));
         }
         self.transports.closed(conn.state.transport(), key);
         if let Some(act) = conn.act {

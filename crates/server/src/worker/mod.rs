@@ -36,7 +36,7 @@ use crate::pubsub::Frame;
 use crate::route::{ConnRef, Scratch, Services};
 use crate::router::Router;
 use crate::transport::Transports;
-use crate::websocket::{Upgrade, WsCore};
+use crate::websocket::WsCore;
 use crate::wheel::{Entry, Wheel};
 use std::rc::Rc;
 
@@ -179,24 +179,28 @@ impl Ctx {
     }
 }
 
-/// A WebSocket connection's state beside the slab.
-struct WsSlot {
-    up: Upgrade,
-    /// A published frame being written straight from the shared frame (no output queue),
-    /// held until the write completes.
-    frame: Option<Rc<Frame>>,
-}
+/// Published frames being written straight from the shared frame (no output queue), by
+/// connection slot, each held until its write completes. Only connections in the middle of
+/// such a write have an entry, so an idle WebSocket connection costs nothing here.
+type FramesOut = std::collections::HashMap<u32, Rc<Frame>, std::hash::BuildHasherDefault<SlotHash>>;
 
-impl Default for WsSlot {
-    fn default() -> WsSlot {
-        WsSlot {
-            up: Upgrade {
-                route: 0,
-                deflate: false,
-                closing: false,
-            },
-            frame: None,
+/// Hashes a slot number (a multiplicative hash: slots are small dense integers).
+#[derive(Default)]
+struct SlotHash(u64);
+
+impl std::hash::Hasher for SlotHash {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
         }
+    }
+
+    fn write_u32(&mut self, v: u32) {
+        self.0 = u64::from(v).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     }
 }
 
@@ -218,9 +222,8 @@ pub struct Worker<D: Driver> {
     wake: OwnedFd,
     conns: Slab<Conn>,
     gens: Vec<u16>,
-    /// WebSocket state of each slot whose connection was upgraded (kept beside the slab, so
-    /// `Conn` stays 24 bytes); as long as the highest such slot.
-    ws_slots: Vec<WsSlot>,
+    /// Published frames being written without an output queue.
+    frames_out: FramesOut,
     cap: usize,
     ctx: Ctx,
     transports: Transports,
@@ -275,7 +278,7 @@ impl<D: Driver> Worker<D> {
             wake: seat.wake,
             conns: Slab::with_capacity(seat.cap),
             gens: vec![0; seat.cap],
-            ws_slots: Vec::with_capacity(seat.cap), // address space; touched as used
+            frames_out: FramesOut::default(),
             cap: seat.cap,
             ctx,
             transports: Transports::new(),

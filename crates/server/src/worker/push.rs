@@ -89,18 +89,17 @@ impl<D: Driver> Worker<D> {
             return; // closing, or its last frame is queued
         }
         self.ctx.outcomes.ws_delivered += 1;
-        let slot = &mut self.ws_slots[key];
         if conn.act.is_none()
             && !conn.state.writing()
             && conn.state.transport() == TransportKind::Plain
         {
-            slot.frame = Some(frame.clone());
+            self.frames_out.insert(key as u32, frame.clone());
             self.submit(key, Op::WriteFrame);
             self.rearm(key);
             return;
         }
         let act = conn.act.get_or_insert_with(|| self.ctx.acts.take());
-        if let Some(f) = &slot.frame {
+        if let Some(f) = self.frames_out.get(&(key as u32)) {
             if act.out.total() == 0 {
                 // The frame being written goes first, so that write completes into the queue.
                 act.out.push_shared(f.clone());
