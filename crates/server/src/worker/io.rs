@@ -441,8 +441,10 @@ impl<D: Driver> Worker<D> {
     /// Free the slot: every operation has delivered its final completion.
     fn free(&mut self, key: usize) {
         let conn = self.conns.remove(key);
+        // Subscriptions are dropped whatever the state says (a bounds check when there are
+        // none); a frame write exists only on a WebSocket connection.
+        self.ctx.ws.topics.drop_conn(key as u32);
         if conn.state.websocket() {
-            self.ctx.ws.topics.drop_conn(key as u32);
             self.frames_out.remove(&(key as u32));
         }
         self.transports.closed(conn.state.transport(), key);
