@@ -1,6 +1,10 @@
-//! Command-line configuration. Hand-written: a dozen flags do not justify a dependency.
+//! Configuration: command-line flags (hand-written: a couple of dozen flags do not justify a
+//! dependency) and the `--config` file (TOML, through `toml` + serde), whose every key sets
+//! what one flag does and goes through the same checks; flags on the command line override
+//! the file.
 //!
-//! Every bad input becomes an `Err(String)` that `main` prints as one line before exiting 2.
+//! Every bad input becomes an `Err(String)` that `main` prints as one line before exiting 2; a
+//! file's errors name the file, the line and the key.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -49,6 +53,12 @@ ringhttpd: thread-per-core HTTP/1.1 server driven by io_uring completions
 
 usage: ringhttpd [options]
 
+  --config FILE            read settings from a TOML file (see dist/ringhttpd.toml); flags
+                           given on the command line override it
+  --check-config           check the configuration (file and flags), print ok, exit 0; or
+                           print the error and exit 2
+  --version                print the version
+
   --listen ADDR:PORT       address to listen on            (default 127.0.0.1:8080)
   --root DIR               directory to serve              (default ./www)
   --threads N              worker threads, one per core    (default: CPUs available)
@@ -96,76 +106,339 @@ impl Default for Config {
     }
 }
 
+/// What the command line asks for.
+#[derive(Debug)]
+pub enum Parsed {
+    /// Serve with this configuration.
+    Run(Config),
+    /// `--check-config`: the configuration is valid (the caller checks what needs the file
+    /// system), print `ok`.
+    Check(Config),
+    Help,
+    Version,
+}
+
 impl Config {
-    pub fn from_args(args: impl IntoIterator<Item = String>) -> Result<Option<Config>, String> {
+    pub fn from_args(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
         let mut cfg = Config::default();
         if let Ok(mask) = std::env::var("RINGHTTPD_URING_FEATURES") {
             cfg.uring_features = UringFeatures::parse(&mask)
                 .map_err(|e| format!("RINGHTTPD_URING_FEATURES: {e}"))?;
         }
+        // (flag, value) pairs first, so the file can be read before the flags that override it.
+        let mut flags: Vec<(String, String)> = Vec::new();
+        let (mut file, mut check) = (None, false);
         let mut it = args.into_iter();
         while let Some(arg) = it.next() {
             let (flag, inline) = match arg.split_once('=') {
                 Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
                 _ => (arg.clone(), None),
             };
-            if flag == "-h" || flag == "--help" {
-                return Ok(None);
-            }
-            let mut value = || -> Result<String, String> {
-                inline
-                    .clone()
-                    .or_else(|| it.next())
-                    .ok_or_else(|| format!("{flag} needs a value"))
-            };
             match flag.as_str() {
-                "--listen" => {
-                    let v = value()?;
-                    cfg.listen = v
-                        .parse()
-                        .map_err(|_| format!("--listen: `{v}` is not an ADDR:PORT"))?;
+                "-h" | "--help" => return Ok(Parsed::Help),
+                "--version" => return Ok(Parsed::Version),
+                "--check-config" => {
+                    check = true;
+                    continue;
                 }
-                "--root" => cfg.root = PathBuf::from(value()?),
-                "--threads" => cfg.threads = number(&flag, &value()?, 1, 1024)?,
-                "--backend" => {
-                    cfg.backend = match value()?.as_str() {
-                        "auto" => Backend::Auto,
-                        "uring" | "io_uring" => Backend::Uring,
-                        "epoll" => Backend::Epoll,
-                        other => {
-                            return Err(format!(
-                                "--backend: `{other}` is not one of auto, uring, epoll"
-                            ))
-                        }
-                    }
-                }
-                "--max-conns" => cfg.max_conns = Some(number(&flag, &value()?, 1, 10_000_000)?),
-                "--uring-features" => {
-                    cfg.uring_features = UringFeatures::parse(&value()?)
-                        .map_err(|e| format!("--uring-features: {e}"))?
-                }
-                "--keepalive-timeout" => cfg.keepalive_timeout = seconds(&flag, &value()?)?,
-                "--header-timeout" => cfg.header_timeout = seconds(&flag, &value()?)?,
-                "--body-timeout" => cfg.body_timeout = seconds(&flag, &value()?)?,
-                "--write-timeout" => cfg.write_timeout = seconds(&flag, &value()?)?,
-                "--max-request-line" => {
-                    cfg.limits.max_request_line = number(&flag, &value()?, 64, 1 << 20)?
-                }
-                "--max-header-size" => {
-                    cfg.limits.max_head = number(&flag, &value()?, 256, 1 << 20)?
-                }
-                "--max-body" => cfg.limits.max_body = number(&flag, &value()?, 0, 1 << 40)? as u64,
-                "--cache-size" => cfg.cache_size = number(&flag, &value()?, 1, 1 << 20)? << 20,
-                "--handler-timeout" => cfg.handler_timeout = seconds(&flag, &value()?)?,
-                "--response-budget" => {
-                    cfg.response_budget = Some(number(&flag, &value()?, 1, 1 << 20)? << 20)
-                }
-                "--max-deferred" => cfg.max_deferred = number(&flag, &value()?, 1, 1 << 24)?,
-                "--ws-max-queue" => cfg.ws_max_queue = number(&flag, &value()?, 1, 1 << 20)? << 10,
-                _ => return Err(format!("unknown option `{arg}` (see --help)")),
+                _ => {}
+            }
+            if !flag.starts_with("--") || !FLAGS.contains(&flag.as_str()) {
+                return Err(format!("unknown option `{arg}` (see --help)"));
+            }
+            let value = inline
+                .or_else(|| it.next())
+                .ok_or_else(|| format!("{flag} needs a value"))?;
+            if flag == "--config" {
+                file = Some(value);
+            } else {
+                flags.push((flag, value));
             }
         }
-        Ok(Some(cfg))
+        if let Some(path) = file {
+            cfg.load(&path)?;
+        }
+        for (flag, value) in flags {
+            cfg.set(&flag, &flag, &value)?;
+        }
+        Ok(if check {
+            Parsed::Check(cfg)
+        } else {
+            Parsed::Run(cfg)
+        })
+    }
+
+    /// Apply flag `flag` (`name` is what errors call it: the flag, or a file's key).
+    fn set(&mut self, flag: &str, name: &str, value: &str) -> Result<(), String> {
+        let cfg = self;
+        match flag {
+            "--listen" => {
+                cfg.listen = value
+                    .parse()
+                    .map_err(|_| format!("{name}: `{value}` is not an ADDR:PORT"))?;
+            }
+            "--root" => cfg.root = PathBuf::from(value),
+            "--threads" => cfg.threads = number(name, value, 1, 1024)?,
+            "--backend" => {
+                cfg.backend = match value {
+                    "auto" => Backend::Auto,
+                    "uring" | "io_uring" => Backend::Uring,
+                    "epoll" => Backend::Epoll,
+                    other => {
+                        return Err(format!(
+                            "{name}: `{other}` is not one of auto, uring, epoll"
+                        ))
+                    }
+                }
+            }
+            "--max-conns" => cfg.max_conns = Some(number(name, value, 1, 10_000_000)?),
+            "--uring-features" => {
+                cfg.uring_features =
+                    UringFeatures::parse(value).map_err(|e| format!("{name}: {e}"))?
+            }
+            "--keepalive-timeout" => cfg.keepalive_timeout = seconds(name, value)?,
+            "--header-timeout" => cfg.header_timeout = seconds(name, value)?,
+            "--body-timeout" => cfg.body_timeout = seconds(name, value)?,
+            "--write-timeout" => cfg.write_timeout = seconds(name, value)?,
+            "--max-request-line" => cfg.limits.max_request_line = number(name, value, 16, 1 << 20)?,
+            "--max-header-size" => cfg.limits.max_head = number(name, value, 256, 1 << 20)?,
+            "--max-body" => cfg.limits.max_body = number(name, value, 0, 1 << 40)? as u64,
+            "--cache-size" => cfg.cache_size = number(name, value, 1, 1 << 20)? << 20,
+            "--handler-timeout" => cfg.handler_timeout = seconds(name, value)?,
+            "--response-budget" => {
+                cfg.response_budget = Some(number(name, value, 1, 1 << 20)? << 20)
+            }
+            "--max-deferred" => cfg.max_deferred = number(name, value, 1, 1 << 24)?,
+            "--ws-max-queue" => cfg.ws_max_queue = number(name, value, 1, 1 << 20)? << 10,
+            _ => unreachable!("FLAGS lists every flag set handles: {flag}"),
+        }
+        Ok(())
+    }
+
+    /// Read a `--config` file: its keys set what their flags do (see `dist/ringhttpd.toml`).
+    fn load(&mut self, path: &str) -> Result<(), String> {
+        let text = match std::fs::read(path) {
+            Ok(b) => String::from_utf8(b).map_err(|_| format!("{path}: not UTF-8 text"))?,
+            Err(e) if e.raw_os_error() == Some(libc::EISDIR) => {
+                return Err(format!("{path}: is a directory, not a config file"))
+            }
+            Err(e) => return Err(format!("{path}: {e}")),
+        };
+        let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
+        let file: FileConfig = toml::from_str(&text).map_err(|e| {
+            let line = e.span().map_or(0, |s| line_of(s.start));
+            let src = text
+                .lines()
+                .nth(line.saturating_sub(1))
+                .unwrap_or("")
+                .trim();
+            format!("{path}:{line}: {} (at `{src}`)", e.message().trim())
+        })?;
+        let settings = file
+            .settings()
+            .map_err(|(at, e)| format!("{path}:{}: {e}", line_of(at)))?;
+        for (flag, key, value) in settings {
+            let line = line_of(value.span().start);
+            self.set(flag, &key, value.get_ref())
+                .map_err(|e| format!("{path}:{line}: {e}"))?;
+        }
+        Ok(())
+    }
+}
+
+/// Every flag that takes a value.
+const FLAGS: &[&str] = &[
+    "--config",
+    "--listen",
+    "--root",
+    "--threads",
+    "--backend",
+    "--max-conns",
+    "--uring-features",
+    "--keepalive-timeout",
+    "--header-timeout",
+    "--body-timeout",
+    "--write-timeout",
+    "--max-request-line",
+    "--max-header-size",
+    "--max-body",
+    "--cache-size",
+    "--handler-timeout",
+    "--response-budget",
+    "--max-deferred",
+    "--ws-max-queue",
+];
+
+/// A scalar a key may hold (numbers and strings; each flag's own check decides what is valid).
+enum Scalar {
+    Int(i64),
+    Str(String),
+}
+
+impl<'de> serde::Deserialize<'de> for Scalar {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Scalar, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Scalar;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a whole number or a string")
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Scalar, E> {
+                Ok(Scalar::Int(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Scalar, E> {
+                i64::try_from(v)
+                    .map(Scalar::Int)
+                    .map_err(|_| E::custom("number too large"))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Scalar, E> {
+                Ok(Scalar::Str(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl std::fmt::Display for Scalar {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Scalar::Int(n) => write!(f, "{n}"),
+            Scalar::Str(s) => f.write_str(s),
+        }
+    }
+}
+
+type Value = toml::Spanned<Scalar>;
+
+/// The file's layout: unknown keys are errors (with their line).
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<toml::Spanned<Vec<toml::Spanned<String>>>>,
+    root: Option<Value>,
+    threads: Option<Value>,
+    backend: Option<Value>,
+    max_conns: Option<Value>,
+    uring_features: Option<Value>,
+    #[serde(default)]
+    timeouts: Timeouts_,
+    #[serde(default)]
+    limits: Limits_,
+    #[serde(default)]
+    cache: Cache_,
+    #[serde(default)]
+    handlers: Handlers_,
+    #[serde(default)]
+    websocket: WebSocket_,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+#[allow(non_camel_case_types)]
+struct Timeouts_ {
+    keepalive: Option<Value>,
+    header: Option<Value>,
+    body: Option<Value>,
+    write: Option<Value>,
+    handler: Option<Value>,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+#[allow(non_camel_case_types)]
+struct Limits_ {
+    request_line: Option<Value>,
+    header_size: Option<Value>,
+    body: Option<Value>,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+#[allow(non_camel_case_types)]
+struct Cache_ {
+    size_mib: Option<Value>,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+#[allow(non_camel_case_types)]
+struct Handlers_ {
+    response_budget_mib: Option<Value>,
+    max_deferred: Option<Value>,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+#[allow(non_camel_case_types)]
+struct WebSocket_ {
+    max_queue_kib: Option<Value>,
+}
+
+impl FileConfig {
+    /// (flag, key, value) for every key present, in flag order; or where and why the file
+    /// cannot be applied.
+    #[allow(clippy::type_complexity)]
+    fn settings(
+        self,
+    ) -> Result<Vec<(&'static str, String, toml::Spanned<String>)>, (usize, String)> {
+        let mut out = Vec::new();
+        let mut put = |flag: &'static str, key: &str, v: Option<Value>| {
+            if let Some(v) = v {
+                let span = v.span();
+                out.push((
+                    flag,
+                    key.to_string(),
+                    toml::Spanned::new(span, v.into_inner().to_string()),
+                ));
+            }
+        };
+        put("--root", "root", self.root);
+        put("--threads", "threads", self.threads);
+        put("--backend", "backend", self.backend);
+        put("--max-conns", "max_conns", self.max_conns);
+        put("--uring-features", "uring_features", self.uring_features);
+        let t = self.timeouts;
+        put("--keepalive-timeout", "timeouts.keepalive", t.keepalive);
+        put("--header-timeout", "timeouts.header", t.header);
+        put("--body-timeout", "timeouts.body", t.body);
+        put("--write-timeout", "timeouts.write", t.write);
+        put("--handler-timeout", "timeouts.handler", t.handler);
+        let l = self.limits;
+        put("--max-request-line", "limits.request_line", l.request_line);
+        put("--max-header-size", "limits.header_size", l.header_size);
+        put("--max-body", "limits.body", l.body);
+        put("--cache-size", "cache.size_mib", self.cache.size_mib);
+        let h = self.handlers;
+        put(
+            "--response-budget",
+            "handlers.response_budget_mib",
+            h.response_budget_mib,
+        );
+        put("--max-deferred", "handlers.max_deferred", h.max_deferred);
+        put(
+            "--ws-max-queue",
+            "websocket.max_queue_kib",
+            self.websocket.max_queue_kib,
+        );
+        if let Some(list) = self.listen {
+            let span = list.span();
+            let list = list.into_inner();
+            if list.len() != 1 {
+                // A worker serves one listener today.
+                return Err((
+                    span.start,
+                    format!(
+                        "listen: give exactly one ADDR:PORT (several listeners are not \
+                         supported yet; {} given)",
+                        list.len()
+                    ),
+                ));
+            }
+            for a in list {
+                out.push(("--listen", "listen".into(), a));
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -186,7 +459,10 @@ mod tests {
     use super::*;
 
     fn parse(args: &[&str]) -> Result<Option<Config>, String> {
-        Config::from_args(args.iter().map(|s| s.to_string()))
+        Config::from_args(args.iter().map(|s| s.to_string())).map(|p| match p {
+            Parsed::Run(c) | Parsed::Check(c) => Some(c),
+            Parsed::Help | Parsed::Version => None,
+        })
     }
 
     #[test]

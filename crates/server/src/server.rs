@@ -17,7 +17,7 @@ use ringhttpd_http::Method;
 use ringhttpd_ring::{Driver, EpollDriver, PoolConfig, UringConfig, UringDriver};
 
 use crate::api::{LocalFactory, Reply, Request, Response};
-use crate::config::{Backend, Config, USAGE};
+use crate::config::{Backend, Config, Parsed, USAGE};
 use crate::conn::Timeouts;
 use crate::files::FileCache;
 use crate::router::{Router, RouterBuilder};
@@ -134,13 +134,31 @@ impl Server {
     /// [`Server::from_args`] on an explicit list of flags (without the program name).
     pub fn from_arg_list(args: impl IntoIterator<Item = String>) -> Result<Server> {
         match Config::from_args(args) {
-            Ok(Some(cfg)) => Ok(Server {
+            Ok(Parsed::Run(cfg)) => Ok(Server {
                 cfg,
                 ..Server::builder()
             }),
-            Ok(None) => {
+            Ok(Parsed::Help) => {
                 print!("{USAGE}");
                 std::process::exit(0);
+            }
+            Ok(Parsed::Version) => {
+                println!("ringhttpd {}", env!("CARGO_PKG_VERSION"));
+                std::process::exit(0);
+            }
+            Ok(Parsed::Check(cfg)) => {
+                // What the file system must agree to: the root is a directory.
+                match std::fs::metadata(&cfg.root) {
+                    Ok(m) if m.is_dir() => {
+                        println!("ok");
+                        std::process::exit(0);
+                    }
+                    Ok(_) => Err(Error::start(format!(
+                        "root: {}: not a directory",
+                        cfg.root.display()
+                    ))),
+                    Err(e) => Err(Error::start(format!("root: {}: {e}", cfg.root.display()))),
+                }
             }
             Err(e) => Err(Error::start(e)),
         }

@@ -1,0 +1,178 @@
+//! The `--config` file, black-box: `--version`, `--check-config` on good and bad files (each
+//! error names the file, the line and the key; exit 2), settings from the file applied, and
+//! flags on the command line overriding them, on every backend mode.
+
+mod common;
+
+use std::io::Write;
+use std::process::Command;
+
+use common::{read_response, Mode, Server};
+
+fn ringhttpd(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(common::BIN)
+        .args(args)
+        .output()
+        .expect("run ringhttpd");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A config file with `text` (a fresh path per name, in the target directory).
+fn file(name: &str, text: &str) -> String {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/config-tests");
+    std::fs::create_dir_all(dir).unwrap();
+    let path = format!("{dir}/{name}.toml");
+    std::fs::File::create(&path)
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    path
+}
+
+const WWW: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../www");
+
+#[test]
+fn version_is_printed() {
+    let (code, stdout, _) = ringhttpd(&["--version"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        stdout.trim(),
+        format!("ringhttpd {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn the_shipped_example_checks_ok() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../dist/ringhttpd.toml");
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    // Its root is relative (`www`): checked from the repository's top.
+    let out = Command::new(common::BIN)
+        .args(["--check-config", "--config", example])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok");
+}
+
+#[test]
+fn bad_files_are_explained_with_file_line_and_key() {
+    let root = format!("root = \"{WWW}\"\n");
+    let cases: Vec<(&str, String, Vec<String>)> = vec![
+        (
+            "zero",
+            format!("{root}threads = 0\n"),
+            vec![":2:".into(), "threads".into()],
+        ),
+        (
+            "word",
+            format!("{root}\n[timeouts]\nkeepalive = \"soon\"\n"),
+            vec![":4:".into(), "timeouts.keepalive".into(), "soon".into()],
+        ),
+        (
+            "unknown",
+            format!("{root}[limits]\nbody = 10\nbodee = 3\n"),
+            vec![":4:".into(), "bodee".into()],
+        ),
+        (
+            "unknown-table",
+            format!("{root}[nonsense]\nx = 1\n"),
+            vec![":2:".into(), "nonsense".into()],
+        ),
+        (
+            "float",
+            format!("{root}threads = 1.5\n"),
+            vec![":2:".into(), "threads = 1.5".into()],
+        ),
+        ("syntax", format!("{root}threads = \n"), vec![":2:".into()]),
+        (
+            "backend",
+            format!("{root}backend = \"kqueue\"\n"),
+            vec![":2:".into(), "backend".into(), "kqueue".into()],
+        ),
+        (
+            "listen",
+            format!("{root}listen = [\"nowhere\"]\n"),
+            vec![":2:".into(), "listen".into(), "ADDR:PORT".into()],
+        ),
+        (
+            "listen-two",
+            format!("{root}listen = [\"127.0.0.1:1\", \"127.0.0.1:2\"]\n"),
+            vec![":2:".into(), "exactly one".into()],
+        ),
+        (
+            "negative",
+            format!("{root}[cache]\nsize_mib = -1\n"),
+            vec![":3:".into(), "cache.size_mib".into()],
+        ),
+        (
+            "no-root",
+            "root = \"/definitely/not/here\"\n".into(),
+            vec!["/definitely/not/here".into()],
+        ),
+    ];
+    for (name, text, needles) in cases {
+        let path = file(name, &text);
+        for check in [true, false] {
+            let mut args = vec!["--config", path.as_str()];
+            if check {
+                args.insert(0, "--check-config");
+            }
+            let (code, stdout, stderr) = ringhttpd(&args);
+            assert_eq!(code, 2, "{name}: {stdout} {stderr}");
+            assert!(!stdout.contains("ok"), "{name}");
+            assert_eq!(stderr.lines().count(), 1, "{name}: one line: {stderr}");
+            if name != "no-root" {
+                assert!(stderr.contains(&path), "{name}: names the file: {stderr}");
+            }
+            for n in &needles {
+                assert!(stderr.contains(n.as_str()), "{name}: `{n}` in {stderr}");
+            }
+        }
+    }
+    // A missing file, a directory, not a file.
+    let (code, _, stderr) = ringhttpd(&["--config", "/definitely/not/here.toml"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("/definitely/not/here.toml"), "{stderr}");
+    let (code, _, stderr) = ringhttpd(&["--config", WWW]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("directory"), "{stderr}");
+    let (code, _, stderr) = ringhttpd(&["--config"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("needs a value"), "{stderr}");
+}
+
+fn file_settings_apply_and_flags_override(mode: Mode) {
+    // The harness passes --listen, --threads 2 and --root: they override the file's values.
+    let path = file(
+        &format!("apply-{mode:?}"),
+        "listen = [\"127.0.0.1:1\"]\nthreads = 1\nroot = \"/definitely/not/here\"\n\
+         [limits]\nheader_size = 300\n",
+    );
+    let s = Server::start_cmd(mode, &["--config", &path], |_| {});
+    assert!(s.banner.contains(" threads=2 "), "{}", s.banner);
+    assert!(!s.banner.contains("127.0.0.1:1 "), "{}", s.banner);
+    // The file's header limit (not overridden) applies: a 400-byte head gets 431.
+    let mut c = s.connect();
+    let big = format!(
+        "GET /hello HTTP/1.1\r\nHost: a\r\nX-Pad: {}\r\n\r\n",
+        "p".repeat(360)
+    );
+    c.write_all(big.as_bytes()).unwrap();
+    assert_eq!(read_response(&mut c, false).unwrap().status, 431);
+    let mut c = s.connect();
+    c.write_all(b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_response(&mut c, false).unwrap().status, 200);
+}
+
+per_mode!(file_settings_apply_and_flags_override);
