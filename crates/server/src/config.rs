@@ -22,7 +22,11 @@ pub enum Backend {
 
 #[derive(Clone, Debug)]
 pub struct Config {
-    pub listen: SocketAddr,
+    /// The listening addresses (each worker listens on all of them).
+    pub listen: Vec<SocketAddr>,
+    /// The first `--listen` (or the file's `listen`) replaces the default list; the next ones
+    /// add to it.
+    listen_given: bool,
     pub root: PathBuf,
     pub threads: usize,
     pub backend: Backend,
@@ -59,7 +63,7 @@ usage: ringhttpd [options]
                            print the error and exit 2
   --version                print the version
 
-  --listen ADDR:PORT       address to listen on            (default 127.0.0.1:8080)
+  --listen ADDR:PORT       address to listen on; repeat for more (default 127.0.0.1:8080)
   --root DIR               directory to serve              (default ./www)
   --threads N              worker threads, one per core    (default: CPUs available)
   --backend B              auto | uring | epoll            (default auto)
@@ -86,7 +90,8 @@ usage: ringhttpd [options]
 impl Default for Config {
     fn default() -> Config {
         Config {
-            listen: "127.0.0.1:8080".parse().expect("valid default"),
+            listen: vec!["127.0.0.1:8080".parse().expect("valid default")],
+            listen_given: false,
             root: PathBuf::from("www"),
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             backend: Backend::Auto,
@@ -158,6 +163,8 @@ impl Config {
         if let Some(path) = file {
             cfg.load(&path)?;
         }
+        // Addresses on the command line replace the file's.
+        cfg.listen_given = false;
         for (flag, value) in flags {
             cfg.set(&flag, &flag, &value)?;
         }
@@ -173,9 +180,16 @@ impl Config {
         let cfg = self;
         match flag {
             "--listen" => {
-                cfg.listen = value
+                let a: SocketAddr = value
                     .parse()
                     .map_err(|_| format!("{name}: `{value}` is not an ADDR:PORT"))?;
+                if !std::mem::replace(&mut cfg.listen_given, true) {
+                    cfg.listen.clear();
+                }
+                if a.port() != 0 && cfg.listen.contains(&a) {
+                    return Err(format!("{name}: `{value}` is given twice"));
+                }
+                cfg.listen.push(a);
             }
             "--root" => cfg.root = PathBuf::from(value),
             "--threads" => cfg.threads = number(name, value, 1, 1024)?,
@@ -423,16 +437,8 @@ impl FileConfig {
         if let Some(list) = self.listen {
             let span = list.span();
             let list = list.into_inner();
-            if list.len() != 1 {
-                // A worker serves one listener today.
-                return Err((
-                    span.start,
-                    format!(
-                        "listen: give exactly one ADDR:PORT (several listeners are not \
-                         supported yet; {} given)",
-                        list.len()
-                    ),
-                ));
+            if list.is_empty() {
+                return Err((span.start, "listen: give at least one ADDR:PORT".into()));
             }
             for a in list {
                 out.push(("--listen", "listen".into(), a));
@@ -476,9 +482,15 @@ mod tests {
         ])
         .unwrap()
         .unwrap();
-        assert_eq!(c.listen.port(), 9000);
+        assert_eq!(c.listen.len(), 1);
+        assert_eq!(c.listen[0].port(), 9000);
         assert_eq!(c.threads, 3);
         assert_eq!(c.backend, Backend::Epoll);
+        let c = parse(&["--listen", "127.0.0.1:1", "--listen", "[::1]:2"])
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.listen.len(), 2);
+        assert!(c.listen[1].is_ipv6());
         let c = parse(&["--uring-features", "5.15", "--max-conns", "10"])
             .unwrap()
             .unwrap();
@@ -488,11 +500,42 @@ mod tests {
     }
 
     #[test]
+    fn the_file_sets_and_flags_override() {
+        let dir = std::env::temp_dir().join(format!("ringhttpd-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("a.toml");
+        std::fs::write(
+            &path,
+            "listen = [\"127.0.0.1:1\", \"[::1]:2\"]\nthreads = 3\n[timeouts]\nkeepalive = 9\n\
+             [websocket]\nmax_queue_kib = 2\n",
+        )
+        .unwrap();
+        let p = path.to_str().unwrap();
+        let c = parse(&["--config", p]).unwrap().unwrap();
+        assert_eq!(c.listen.len(), 2);
+        assert_eq!(c.threads, 3);
+        assert_eq!(c.keepalive_timeout, Duration::from_secs(9));
+        assert_eq!(c.ws_max_queue, 2048);
+        // Flags win, wherever they are on the line; --listen replaces the file's list.
+        let c = parse(&["--threads", "5", "--config", p, "--listen", "127.0.0.1:7"])
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.threads, 5);
+        assert_eq!(c.listen, vec!["127.0.0.1:7".parse().unwrap()]);
+        assert_eq!(c.keepalive_timeout, Duration::from_secs(9));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn bad_input_is_explained() {
         for (args, needle) in [
             (&["--threads", "0"][..], "--threads"),
             (&["--threads", "x"][..], "--threads"),
             (&["--listen", "nowhere"][..], "ADDR:PORT"),
+            (
+                &["--listen", "127.0.0.1:1", "--listen=127.0.0.1:1"][..],
+                "twice",
+            ),
             (&["--backend", "kqueue"][..], "kqueue"),
             (&["--bogus"][..], "unknown option"),
             (&["--root"][..], "needs a value"),

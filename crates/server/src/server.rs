@@ -169,13 +169,26 @@ impl Server {
         &self.cfg.root
     }
 
-    /// Listen on `addr` (`ADDR:PORT`, IPv4 or IPv6; port 0 picks a free one).
+    /// Listen on `addr` (`ADDR:PORT`, IPv4 or IPv6; port 0 picks a free one) instead of the
+    /// addresses configured so far; [`Server::also_listen`] adds more.
     pub fn listen(mut self, addr: &str) -> Server {
         match addr.parse::<SocketAddr>() {
-            Ok(a) => self.cfg.listen = a,
+            Ok(a) => self.cfg.listen = vec![a],
             Err(_) => self
                 .errors
                 .push(format!("listen: `{addr}` is not an ADDR:PORT")),
+        }
+        self
+    }
+
+    /// Listen on `addr` as well: every worker accepts from every address.
+    pub fn also_listen(mut self, addr: &str) -> Server {
+        match addr.parse::<SocketAddr>() {
+            Ok(a) if !self.cfg.listen.contains(&a) => self.cfg.listen.push(a),
+            Ok(_) => {}
+            Err(_) => self
+                .errors
+                .push(format!("also_listen: `{addr}` is not an ADDR:PORT")),
         }
         self
     }
@@ -374,7 +387,7 @@ fn run(
     publisher: crate::Publisher,
 ) -> Result<()> {
     let per_thread = conn_limit(&cfg).div_ceil(cfg.threads).max(1);
-    let (addr, listeners) = listen_all(&cfg).map_err(Error::start)?;
+    let (addrs, listeners) = listen_all(&cfg).map_err(Error::start)?;
     let (use_uring, mut note) = choose_backend(&cfg);
 
     let fault = match std::env::var("RINGHTTPD_TEST_FAULT").ok().as_deref() {
@@ -415,14 +428,14 @@ fn run(
         let w = sys::eventfd()?;
         Ok((w.try_clone()?, w))
     };
-    for (i, listener) in listeners.into_iter().enumerate() {
+    for (i, listeners) in listeners.into_iter().enumerate() {
         let (wake, waker) = eventfd_pair().map_err(|e| Error::start(format!("eventfd: {e}")))?;
         let mail = sys::eventfd().map_err(|e| Error::start(format!("eventfd: {e}")))?;
         let mail = Arc::new(crate::api::Mailbox::new(mail));
         mailboxes.push(mail.clone());
         wakes.push(waker);
         let seat = Seat {
-            listener,
+            listeners,
             wake,
             cap: per_thread,
             mail,
@@ -464,8 +477,12 @@ fn run(
         }
     }
     println!(
-        "ringhttpd: listening on http://{} threads={} max-conns={}{} routes={} {}{}",
-        addr,
+        "ringhttpd: listening on {} threads={} max-conns={}{} routes={} {}{}",
+        addrs
+            .iter()
+            .map(|a| format!("http://{a}"))
+            .collect::<Vec<_>>()
+            .join(" "),
         cfg.threads,
         per_thread * cfg.threads,
         root,
@@ -544,17 +561,22 @@ fn conn_limit(cfg: &Config) -> usize {
 
 /// One listener per worker, so that an address in use is reported before anything starts.
 /// Port 0 picks a free port once; the other workers join it.
-fn listen_all(cfg: &Config) -> std::result::Result<(SocketAddr, Vec<OwnedFd>), String> {
-    let mut addr = cfg.listen;
-    let mut listeners = Vec::new();
-    for _ in 0..cfg.threads {
-        let fd = sys::listener(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-        if addr.port() == 0 {
-            addr.set_port(sys::local_port(&fd).map_err(|e| format!("{addr}: {e}"))?);
+/// One `SO_REUSEPORT` listener per worker per address; returns the addresses (a port 0
+/// resolved to the one the kernel picked) and each worker's listeners.
+#[allow(clippy::type_complexity)]
+fn listen_all(cfg: &Config) -> std::result::Result<(Vec<SocketAddr>, Vec<Vec<OwnedFd>>), String> {
+    let mut addrs = cfg.listen.clone();
+    let mut per_worker: Vec<Vec<OwnedFd>> = (0..cfg.threads).map(|_| Vec::new()).collect();
+    for addr in &mut addrs {
+        for listeners in &mut per_worker {
+            let fd = sys::listener(*addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+            if addr.port() == 0 {
+                addr.set_port(sys::local_port(&fd).map_err(|e| format!("{addr}: {e}"))?);
+            }
+            listeners.push(fd);
         }
-        listeners.push(fd);
     }
-    Ok((addr, listeners))
+    Ok((addrs, per_worker))
 }
 
 /// Decide the backend once for all workers: (io_uring?, a note for the start-up line).

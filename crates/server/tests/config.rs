@@ -105,9 +105,14 @@ fn bad_files_are_explained_with_file_line_and_key() {
             vec![":2:".into(), "listen".into(), "ADDR:PORT".into()],
         ),
         (
-            "listen-two",
-            format!("{root}listen = [\"127.0.0.1:1\", \"127.0.0.1:2\"]\n"),
-            vec![":2:".into(), "exactly one".into()],
+            "listen-none",
+            format!("{root}listen = []\n"),
+            vec![":2:".into(), "at least one".into()],
+        ),
+        (
+            "listen-twice",
+            format!("{root}listen = [\"127.0.0.1:1\", \"127.0.0.1:1\"]\n"),
+            vec![":2:".into(), "twice".into()],
         ),
         (
             "negative",
@@ -175,4 +180,33 @@ fn file_settings_apply_and_flags_override(mode: Mode) {
     assert_eq!(read_response(&mut c, false).unwrap().status, 200);
 }
 
-per_mode!(file_settings_apply_and_flags_override);
+fn several_listen_addresses(mode: Mode) {
+    let s = Server::start_cmd(mode, &["--listen", "127.0.0.2:0"], |_| {});
+    let second: u16 = s
+        .banner
+        .split("http://127.0.0.2:")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("two addresses in {}", s.banner));
+    for (ip, port) in [("127.0.0.1", s.port), ("127.0.0.2", second)] {
+        // Several connections, so each of the two workers' listeners is used.
+        for _ in 0..4 {
+            let mut c = std::net::TcpStream::connect((ip, port)).unwrap();
+            c.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+                .unwrap();
+            c.write_all(b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
+                .unwrap();
+            assert_eq!(
+                read_response(&mut c, false).unwrap().status,
+                200,
+                "{ip}:{port}"
+            );
+        }
+    }
+}
+
+per_mode!(
+    file_settings_apply_and_flags_override,
+    several_listen_addresses
+);

@@ -1,4 +1,4 @@
-//! One worker thread: the per-core loop — a driver, a listener, and a slab of connections
+//! One worker thread: the per-core loop — a driver, its listeners, and a slab of connections
 //! advanced by completions.
 //!
 //! Owns: accepting, the 1 s tick (timeouts, heap trim), stopping, and dispatching each
@@ -79,10 +79,10 @@ pub enum Fault {
     Error,
 }
 
-/// What one worker is given to serve: its listener, its stop eventfd, its connection limit.
+/// What one worker is given to serve: its listeners, its stop eventfd, its connection limit.
 pub struct Seat {
-    /// A bound, listening, non-blocking socket.
-    pub listener: OwnedFd,
+    /// Bound, listening, non-blocking sockets: one per listening address.
+    pub listeners: Vec<OwnedFd>,
     /// An eventfd written once (see [`wake`]) to ask this worker to stop.
     pub wake: OwnedFd,
     /// Connections this worker holds at most.
@@ -218,7 +218,7 @@ pub struct Stats {
 
 pub struct Worker<D: Driver> {
     d: D,
-    listener: OwnedFd,
+    listeners: Vec<OwnedFd>,
     wake: OwnedFd,
     conns: Slab<Conn>,
     gens: Vec<u16>,
@@ -231,7 +231,8 @@ pub struct Worker<D: Driver> {
     starved: Vec<u32>,
     /// Connections whose requests wait for the response budget, oldest first (key, generation).
     waiting: std::collections::VecDeque<(u32, u16)>,
-    accept_armed: bool,
+    /// An accept is armed on each listener (by index; the accept token's generation).
+    accept_armed: Vec<bool>,
     accept_backoff: bool,
     stopping: Option<Instant>,
     /// Scratch for due wheel entries (kept to avoid allocating every tick).
@@ -274,7 +275,8 @@ impl<D: Driver> Worker<D> {
         ctx.refresh_clock();
         Worker {
             d,
-            listener: seat.listener,
+            accept_armed: vec![false; seat.listeners.len()],
+            listeners: seat.listeners,
             wake: seat.wake,
             conns: Slab::with_capacity(seat.cap),
             gens: vec![0; seat.cap],
@@ -284,7 +286,6 @@ impl<D: Driver> Worker<D> {
             transports: Transports::new(),
             starved: Vec::new(),
             waiting: std::collections::VecDeque::new(),
-            accept_armed: false,
             accept_backoff: false,
             stopping: None,
             due: Vec::new(),
@@ -433,18 +434,28 @@ impl<D: Driver> Worker<D> {
 
     // ---- accepting ----
 
+    /// Arm an accept on every listener that has none.
     fn arm_accept(&mut self) {
-        if !self.accept_armed && !self.accept_backoff && self.stopping.is_none() {
-            self.accept_armed = true;
-            let l = self.listener.as_raw_fd();
-            self.d
-                .accept_multi(l, Token::new(ACCEPT_SLOT, 0, OpKind::Accept));
+        if self.accept_backoff || self.stopping.is_some() {
+            return;
+        }
+        for (i, l) in self.listeners.iter().enumerate() {
+            if !self.accept_armed[i] {
+                self.accept_armed[i] = true;
+                self.d.accept_multi(
+                    l.as_raw_fd(),
+                    Token::new(ACCEPT_SLOT, i as u16, OpKind::Accept),
+                );
+            }
         }
     }
 
     fn on_accept(&mut self, c: Completion) {
+        let Some(armed) = self.accept_armed.get_mut(c.token.generation as usize) else {
+            return;
+        };
         if !c.more {
-            self.accept_armed = false;
+            *armed = false;
         }
         match c.result {
             Ok(fd) => {
@@ -586,12 +597,14 @@ impl<D: Driver> Worker<D> {
         }
         self.stopping = Some(Instant::now());
         // Stop accepting: the cancel ends the accept (ECANCELED).
-        if self.accept_armed {
-            self.d.cancel(
-                self.listener.as_raw_fd(),
-                Token::new(ACCEPT_SLOT, 0, OpKind::Accept),
-                Token::new(ACCEPT_SLOT, 0, OpKind::Cancel),
-            );
+        for (i, l) in self.listeners.iter().enumerate() {
+            if self.accept_armed[i] {
+                self.d.cancel(
+                    l.as_raw_fd(),
+                    Token::new(ACCEPT_SLOT, i as u16, OpKind::Accept),
+                    Token::new(ACCEPT_SLOT, i as u16, OpKind::Cancel),
+                );
+            }
         }
         let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
         for key in keys {

@@ -68,7 +68,7 @@ fn harness_with(routes: RouterBuilder) -> H {
         .map(|m| FileCache::new(&m.dir, 1 << 20).unwrap())
         .collect();
     let seat = Seat {
-        listener: crate::sys::eventfd().unwrap(), // never used by the scripted driver
+        listeners: vec![crate::sys::eventfd().unwrap()], // never used by the scripted driver
         wake: crate::sys::eventfd().unwrap(),
         cap: 16,
         mail: Arc::new(crate::api::Mailbox::new(crate::sys::eventfd().unwrap())),
