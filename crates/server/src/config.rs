@@ -50,6 +50,15 @@ pub struct Config {
     pub max_deferred: usize,
     /// Unsent bytes a WebSocket subscriber may have queued (closed with 1008 beyond).
     pub ws_max_queue: usize,
+    /// The file's `[[site]]` tables (none: `root` is the one site).
+    pub sites: Vec<SiteConfig>,
+}
+
+/// One `[[site]]`: the Host names it answers to and its root.
+#[derive(Clone, Debug)]
+pub struct SiteConfig {
+    pub names: Vec<String>,
+    pub root: PathBuf,
 }
 
 pub const USAGE: &str = "\
@@ -107,6 +116,7 @@ impl Default for Config {
             response_budget: None,
             max_deferred: 1024,
             ws_max_queue: 1 << 20,
+            sites: Vec::new(),
         }
     }
 }
@@ -239,7 +249,7 @@ impl Config {
             Err(e) => return Err(format!("{path}: {e}")),
         };
         let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
-        let file: FileConfig = toml::from_str(&text).map_err(|e| {
+        let mut file: FileConfig = toml::from_str(&text).map_err(|e| {
             let line = e.span().map_or(0, |s| line_of(s.start));
             let src = text
                 .lines()
@@ -248,6 +258,59 @@ impl Config {
                 .trim();
             format!("{path}:{line}: {} (at `{src}`)", e.message().trim())
         })?;
+        let mut sites = Vec::new();
+        let mut claimed: Vec<String> = Vec::new();
+        for (i, site) in std::mem::take(&mut file.site).into_iter().enumerate() {
+            let site = site.into_inner();
+            let at = |span: std::ops::Range<usize>| line_of(span.start);
+            if site.names.get_ref().is_empty() {
+                let line = at(site.names.span());
+                return Err(format!(
+                    "{path}:{line}: site {}: names: give at least one",
+                    i + 1
+                ));
+            }
+            let mut names = Vec::new();
+            for n in site.names.into_inner() {
+                let line = at(n.span());
+                let name = n.into_inner().to_ascii_lowercase();
+                if name.is_empty() || (name != "*" && name.contains([':', '/', ' '])) {
+                    return Err(format!(
+                        "{path}:{line}: site {}: names: `{name}` is not a host name (no port)",
+                        i + 1
+                    ));
+                }
+                if claimed.contains(&name) {
+                    return Err(format!(
+                        "{path}:{line}: site {}: names: `{name}` is claimed by two sites",
+                        i + 1
+                    ));
+                }
+                claimed.push(name.clone());
+                names.push(name);
+            }
+            let line = at(site.root.span());
+            let root = PathBuf::from(site.root.into_inner());
+            match std::fs::metadata(&root) {
+                Ok(m) if m.is_dir() => {}
+                Ok(_) => {
+                    return Err(format!(
+                        "{path}:{line}: site {}: root: {}: not a directory",
+                        i + 1,
+                        root.display()
+                    ))
+                }
+                Err(e) => {
+                    return Err(format!(
+                        "{path}:{line}: site {}: root: {}: {e}",
+                        i + 1,
+                        root.display()
+                    ))
+                }
+            }
+            sites.push(SiteConfig { names, root });
+        }
+        self.sites = sites;
         let settings = file
             .settings()
             .map_err(|(at, e)| format!("{path}:{}: {e}", line_of(at)))?;
@@ -344,6 +407,16 @@ struct FileConfig {
     handlers: Handlers_,
     #[serde(default)]
     websocket: WebSocket_,
+    #[serde(default)]
+    site: Vec<toml::Spanned<Site_>>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(non_camel_case_types)]
+struct Site_ {
+    names: toml::Spanned<Vec<toml::Spanned<String>>>,
+    root: toml::Spanned<String>,
 }
 
 #[derive(serde::Deserialize, Default)]

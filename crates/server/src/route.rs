@@ -93,9 +93,15 @@ pub struct Done {
 pub fn route<'a>(req: &Request<'a, '_>, sv: &mut Services) -> Routed<'a> {
     let mut params = Params::default();
     let raw = path_of(req);
-    let (responder, which) = sv
-        .router
-        .route(req.method, raw, &mut sv.scratch.path, &mut params);
+    let (mut responder, which) =
+        sv.router
+            .route(req.method, raw, &mut sv.scratch.path, &mut params);
+    if let Responder::Files { mount, from } = responder {
+        if sv.router.sites() > 0 {
+            let mount = sv.router.site_mount(mount, host_of(req));
+            responder = Responder::Files { mount, from };
+        }
+    }
     Routed {
         responder,
         which,
@@ -307,6 +313,26 @@ fn call(
             }
         }
     }
+}
+
+/// The host a request is for: an absolute-form target's authority (RFC 9112 §3.2.2: it wins
+/// over the Host field), else the Host field.
+fn host_of<'a>(req: &Request<'a, '_>) -> Option<&'a [u8]> {
+    let p = req.path();
+    if p.first() != Some(&b'/') && p != b"*" {
+        if let Some(i) = p.windows(3).position(|w| w == b"://") {
+            let rest = &p[i + 3..];
+            let end = rest.iter().position(|&b| b == b'/').unwrap_or(rest.len());
+            let authority = &rest[..end];
+            // userinfo@ is not allowed in http(s) URIs (RFC 9110 §4.2.4); drop it if sent.
+            let at = authority
+                .iter()
+                .rposition(|&b| b == b'@')
+                .map_or(0, |i| i + 1);
+            return Some(&authority[at..]);
+        }
+    }
+    req.header("host")
 }
 
 /// The path of an origin-form or absolute-form target.

@@ -92,6 +92,13 @@ struct Entry {
     allow: Box<[u8]>,
 }
 
+/// A site: the Host names it answers to (lowercase, no port) and the mount of its root.
+#[derive(Clone, Debug)]
+pub struct Site {
+    pub names: Vec<Box<[u8]>>,
+    pub mount: u8,
+}
+
 /// A file tree served under a path prefix.
 #[derive(Clone, Debug)]
 pub struct Mount {
@@ -103,6 +110,12 @@ pub struct Mount {
 /// The routing table (see the module docs).
 pub struct Router {
     entries: Vec<Entry>,
+    /// Sites by Host name (see [`RouterBuilder::site`]); empty: one site.
+    sites: Vec<Site>,
+    /// The site for a Host no site names (or none given).
+    default_site: usize,
+    /// The root mount (`/`), which sites replace by their own.
+    root_mount: Option<u8>,
     handlers: Vec<Box<Handler>>,
     ws_routes: Vec<WebSocket>,
     pub mounts: Vec<Mount>,
@@ -208,6 +221,28 @@ impl Router {
     #[inline]
     pub fn handler(&self, id: u16) -> &Handler {
         &*self.handlers[id as usize]
+    }
+
+    /// The mount that serves files for `mount` (as routing chose it) given the request's
+    /// `host` (the Host field or the absolute-form authority): the root mount is the selected
+    /// site's. No allocation: names are compared in place.
+    #[inline]
+    pub fn site_mount(&self, mount: u8, host: Option<&[u8]>) -> u8 {
+        if self.sites.is_empty() || Some(mount) != self.root_mount {
+            return mount;
+        }
+        let name = host.map(host_name).unwrap_or(b"");
+        let site = self
+            .sites
+            .iter()
+            .position(|s| s.names.iter().any(|n| n.eq_ignore_ascii_case(name)))
+            .unwrap_or(self.default_site);
+        self.sites[site].mount
+    }
+
+    /// Sites configured (0: one site, the root mount).
+    pub fn sites(&self) -> usize {
+        self.sites.len()
     }
 
     #[inline]
@@ -321,6 +356,16 @@ impl Router {
     }
 }
 
+/// A Host value's name: without the port, and without the brackets of an IPv6 literal's.
+fn host_name(h: &[u8]) -> &[u8] {
+    let h = ringhttpd_http::trim_ows(h);
+    if let Some(rest) = h.strip_prefix(b"[") {
+        return rest.split(|&b| b == b']').next().unwrap_or(rest);
+    }
+    let h = h.split(|&b| b == b':').next().unwrap_or(h);
+    h.strip_suffix(b".").unwrap_or(h)
+}
+
 /// Match `segs` against `p` (starts with `/`), recording captures; returns where the `*rest`
 /// capture starts (or `p.len()`), or `None`.
 #[inline]
@@ -424,6 +469,8 @@ fn parse_pattern(pattern: &str) -> Result<Vec<Seg>, String> {
 #[derive(Default)]
 pub struct RouterBuilder {
     routes: Vec<(Method, String, Target)>,
+    /// (names, root) of each site, in order (the first is the default).
+    sites: Vec<(Vec<String>, PathBuf)>,
     handlers: Vec<Box<Handler>>,
     ws_routes: Vec<WebSocket>,
     pub mounts: Vec<Mount>,
@@ -455,7 +502,56 @@ impl RouterBuilder {
             .push((Method::Get, format!("{prefix}/*"), Target::Files(id)));
     }
 
-    pub fn build(self) -> Result<Router, String> {
+    /// A site: requests whose Host (port ignored, ASCII case-insensitive) is one of `names`
+    /// get their files from `root` instead of the root mount's directory. The first site is
+    /// the default for unknown or missing names, unless a site says `"*"`. Handler routes and
+    /// other mounts are the same for every site. Needs a root mount (`files("/", ..)`).
+    pub fn site(&mut self, names: Vec<String>, root: PathBuf) {
+        self.sites.push((names, root));
+    }
+
+    pub fn build(mut self) -> Result<Router, String> {
+        let root_mount = self.mounts.iter().position(|m| m.prefix.is_empty());
+        let mut sites = Vec::new();
+        let mut default_site = 0;
+        let mut seen: Vec<String> = Vec::new();
+        for (i, (names, root)) in std::mem::take(&mut self.sites).into_iter().enumerate() {
+            let Some(rm) = root_mount else {
+                return Err("sites need a file mount at / (files(\"/\", ..))".into());
+            };
+            // The first site takes over the root mount; the others get mounts of their own
+            // (not routed by prefix: chosen by Host).
+            let mount = if i == 0 {
+                self.mounts[rm].dir = root;
+                rm
+            } else {
+                self.mounts.push(Mount {
+                    prefix: String::new(),
+                    dir: root,
+                });
+                self.mounts.len() - 1
+            };
+            let mut keep = Vec::new();
+            for n in names {
+                let n = n.to_ascii_lowercase();
+                if n == "*" {
+                    default_site = i;
+                    continue;
+                }
+                if n.is_empty() || n.contains([':', '/', ' ']) {
+                    return Err(format!("site {}: `{n}` is not a host name", i + 1));
+                }
+                if seen.contains(&n) {
+                    return Err(format!("site {}: `{n}` is claimed by two sites", i + 1));
+                }
+                seen.push(n.clone());
+                keep.push(n.into_bytes().into_boxed_slice());
+            }
+            sites.push(Site {
+                names: keep,
+                mount: mount as u8,
+            });
+        }
         if self.mounts.len() > 255 {
             return Err("at most 255 file mounts".into());
         }
@@ -547,6 +643,9 @@ impl RouterBuilder {
             entries,
             handlers: self.handlers,
             ws_routes: self.ws_routes,
+            sites,
+            default_site,
+            root_mount: root_mount.map(|m| m as u8),
             mounts: self.mounts,
             server_allow: server_allow.into_boxed_slice(),
         })

@@ -312,6 +312,17 @@ impl Server {
         self
     }
 
+    /// A site (virtual host): requests whose Host (port ignored, ASCII case-insensitive) is one
+    /// of `names` get their files at `/` from `root` instead of the `files("/", ..)` mount's
+    /// directory. The first site is the default for unknown or missing names, unless a site
+    /// lists `"*"`. Routes and other mounts are shared by all sites. The config file's
+    /// `[[site]]` tables come after the sites added here.
+    pub fn site(mut self, names: &[&str], root: impl Into<PathBuf>) -> Server {
+        self.routes
+            .site(names.iter().map(|n| n.to_string()).collect(), root.into());
+        self
+    }
+
     /// Serve the files under `dir` at `prefix` (`"/"` for the whole site, or `/static`):
     /// `GET`/`HEAD` with conditionals, ranges and compression, from a per-core cache. Paths
     /// not claimed by a more specific route fall through to the mount with the longest
@@ -347,7 +358,12 @@ impl Server {
             return Err(Error::start(e));
         }
         let cfg = self.cfg;
-        for m in &self.routes.mounts {
+        let mut routes = self.routes;
+        for site in &cfg.sites {
+            routes.site(site.names.clone(), site.root.clone());
+        }
+        let router = routes.build().map_err(Error::start)?;
+        for m in &router.mounts {
             let at = if m.prefix.is_empty() { "/" } else { &m.prefix };
             match std::fs::metadata(&m.dir) {
                 Ok(md) if md.is_dir() => {}
@@ -365,14 +381,15 @@ impl Server {
                 }
             }
         }
-        let root = self
-            .routes
+        let mut root = router
             .mounts
             .iter()
             .find(|m| m.prefix.is_empty())
             .map(|m| format!(" root={}", m.dir.display()))
             .unwrap_or_default();
-        let router = self.routes.build().map_err(Error::start)?;
+        if router.sites() > 0 {
+            root.push_str(&format!(" sites={}", router.sites()));
+        }
         let routes = router.routes();
         run(cfg, router, self.locals, root, routes, self.publisher)
     }

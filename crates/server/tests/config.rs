@@ -206,7 +206,140 @@ fn several_listen_addresses(mode: Mode) {
     }
 }
 
+/// Two site roots, each with an index.html naming it.
+fn site_dirs() -> (String, String) {
+    let base = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../target/config-tests/sites"
+    );
+    let mut dirs = Vec::new();
+    for name in ["a", "b"] {
+        let d = format!("{base}/{name}");
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(format!("{d}/index.html"), format!("site {name}\n")).unwrap();
+        dirs.push(d);
+    }
+    (dirs[0].clone(), dirs[1].clone())
+}
+
+fn body_for(s: &Server, raw: &str) -> String {
+    let mut c = s.connect();
+    c.write_all(raw.as_bytes()).unwrap();
+    let r = read_response(&mut c, false).unwrap();
+    assert_eq!(r.status, 200, "{raw}");
+    String::from_utf8(r.body).unwrap()
+}
+
+fn sites_are_chosen_by_host(mode: Mode) {
+    let (a, b) = site_dirs();
+    let path = file(
+        &format!("sites-{mode:?}"),
+        &format!(
+            "[[site]]\nnames = [\"a.test\", \"www.a.test\"]\nroot = \"{a}\"\n\n\
+             [[site]]\nnames = [\"B.test\"]\nroot = \"{b}\"\n"
+        ),
+    );
+    let s = Server::start_cmd(mode, &["--config", &path], |_| {});
+    assert!(s.banner.contains(" sites=2 "), "{}", s.banner);
+    let get = |host: &str| format!("GET /index.html HTTP/1.1\r\nHost: {host}\r\n\r\n");
+    assert_eq!(body_for(&s, &get("a.test")), "site a\n");
+    assert_eq!(body_for(&s, &get("WWW.A.test:8080")), "site a\n");
+    assert_eq!(body_for(&s, &get("b.test")), "site b\n");
+    assert_eq!(
+        body_for(&s, &get("b.test.:80")),
+        "site b\n",
+        "a trailing dot"
+    );
+    // Unknown and missing names go to the first site.
+    assert_eq!(body_for(&s, &get("c.test")), "site a\n");
+    assert_eq!(body_for(&s, "GET /index.html HTTP/1.0\r\n\r\n"), "site a\n");
+    // An absolute-form target's authority wins over Host (RFC 9112 §3.2.2).
+    assert_eq!(
+        body_for(
+            &s,
+            "GET http://b.test:81/index.html HTTP/1.1\r\nHost: a.test\r\n\r\n"
+        ),
+        "site b\n"
+    );
+    // Routes are shared by the sites.
+    let hello = "GET /hello HTTP/1.1\r\nHost: b.test\r\n\r\n";
+    assert_eq!(body_for(&s, hello), "Hello, World!");
+
+    // A site that says "*" is the default instead.
+    let path = file(
+        &format!("sites-star-{mode:?}"),
+        &format!(
+            "[[site]]\nnames = [\"a.test\"]\nroot = \"{a}\"\n\
+             [[site]]\nnames = [\"*\"]\nroot = \"{b}\"\n"
+        ),
+    );
+    let s = Server::start_cmd(mode, &["--config", &path], |_| {});
+    assert_eq!(body_for(&s, &get("c.test")), "site b\n");
+    assert_eq!(body_for(&s, &get("a.test")), "site a\n");
+}
+
+#[test]
+fn bad_sites_are_explained() {
+    let (a, _) = site_dirs();
+    for (name, text, needles) in [
+        (
+            "site-twice",
+            format!(
+                "[[site]]\nnames = [\"a.test\"]\nroot = \"{a}\"\n[[site]]\n\
+                 names = [\"x.test\", \"A.test\"]\nroot = \"{a}\"\n"
+            ),
+            vec![":5:", "a.test", "two sites"],
+        ),
+        (
+            "site-no-root",
+            "[[site]]\nnames = [\"a.test\"]\nroot = \"/definitely/not/here\"\n".to_string(),
+            vec![":3:", "/definitely/not/here"],
+        ),
+        (
+            "site-port",
+            format!("[[site]]\nnames = [\"a.test:80\"]\nroot = \"{a}\"\n"),
+            vec![":2:", "not a host name"],
+        ),
+        (
+            "site-no-names",
+            format!("[[site]]\nnames = []\nroot = \"{a}\"\n"),
+            vec![":2:", "at least one"],
+        ),
+        (
+            "site-unknown-key",
+            format!("[[site]]\nnames = [\"a\"]\nroot = \"{a}\"\nrot = 1\n"),
+            vec![":4:", "rot"],
+        ),
+    ] {
+        let path = file(name, &text);
+        let (code, stdout, stderr) = ringhttpd(&["--check-config", "--config", &path]);
+        assert_eq!(code, 2, "{name}: {stdout} {stderr}");
+        for n in needles {
+            assert!(stderr.contains(n), "{name}: `{n}` in {stderr}");
+        }
+    }
+}
+
 per_mode!(
     file_settings_apply_and_flags_override,
-    several_listen_addresses
+    several_listen_addresses,
+    sites_are_chosen_by_host
 );
+
+#[test]
+fn the_readme_shows_the_shipped_example() {
+    let top = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let readme = std::fs::read_to_string(format!("{top}/README.md")).unwrap();
+    let example = std::fs::read_to_string(format!("{top}/dist/ringhttpd.toml")).unwrap();
+    let at = readme
+        .find("### Config file")
+        .expect("a Config file section");
+    let block = &readme[at..];
+    let start = block.find("```toml\n").expect("a toml block") + "```toml\n".len();
+    let end = start + block[start..].find("```").unwrap();
+    assert_eq!(
+        &block[start..end],
+        example,
+        "README's example differs from dist/ringhttpd.toml"
+    );
+}
