@@ -59,6 +59,8 @@ pub struct Config {
 pub struct SiteConfig {
     pub names: Vec<String>,
     pub root: PathBuf,
+    /// (status, path under the root starting with `/`).
+    pub error_pages: Vec<(u16, String)>,
 }
 
 pub const USAGE: &str = "\
@@ -308,7 +310,46 @@ impl Config {
                     ))
                 }
             }
-            sites.push(SiteConfig { names, root });
+            let mut error_pages = Vec::new();
+            let (pages_line, pages) = match site.error_pages {
+                Some(p) => (at(p.span()), p.into_inner()),
+                None => (0, Default::default()),
+            };
+            for (status, page) in pages {
+                let line = at(page.span());
+                let code = status
+                    .parse::<u16>()
+                    .ok()
+                    .filter(|c| (400..=599).contains(c))
+                    .ok_or_else(|| {
+                        format!(
+                            "{path}:{pages_line}: site {}: error_pages: `{status}` is not a \
+                             4xx or 5xx status",
+                            i + 1
+                        )
+                    })?;
+                let page = page.into_inner();
+                let bad = |why: &str| {
+                    format!("{path}:{line}: site {}: error_pages: {page}: {why}", i + 1)
+                };
+                if !page.starts_with('/') {
+                    return Err(bad("a path under the site's root, starting with /"));
+                }
+                if page.split('/').any(|seg| seg == ".." || seg == ".") {
+                    return Err(bad("outside the root (dot segments)"));
+                }
+                match std::fs::metadata(root.join(&page[1..])) {
+                    Ok(m) if m.is_file() => {}
+                    Ok(_) => return Err(bad("not a file")),
+                    Err(e) => return Err(bad(&e.to_string())),
+                }
+                error_pages.push((code, page));
+            }
+            sites.push(SiteConfig {
+                names,
+                root,
+                error_pages,
+            });
         }
         self.sites = sites;
         let settings = file
@@ -417,6 +458,7 @@ struct FileConfig {
 struct Site_ {
     names: toml::Spanned<Vec<toml::Spanned<String>>>,
     root: toml::Spanned<String>,
+    error_pages: Option<toml::Spanned<std::collections::BTreeMap<String, toml::Spanned<String>>>>,
 }
 
 #[derive(serde::Deserialize, Default)]

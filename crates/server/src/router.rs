@@ -105,6 +105,8 @@ pub struct Mount {
     /// `""` for the root mount, else `/prefix` (no trailing slash).
     pub prefix: String,
     pub dir: PathBuf,
+    /// The site's pages for error statuses (status, path under `dir` starting with `/`).
+    pub error_pages: Vec<(u16, String)>,
 }
 
 /// The routing table (see the module docs).
@@ -465,12 +467,15 @@ fn parse_pattern(pattern: &str) -> Result<Vec<Seg>, String> {
     Ok(segs)
 }
 
+/// A site as configured: its names, its root, its error pages (status, path under the root).
+type SiteSpec = (Vec<String>, PathBuf, Vec<(u16, String)>);
+
 /// Collects routes; [`RouterBuilder::build`] checks and orders them.
 #[derive(Default)]
 pub struct RouterBuilder {
     routes: Vec<(Method, String, Target)>,
-    /// (names, root) of each site, in order (the first is the default).
-    sites: Vec<(Vec<String>, PathBuf)>,
+    /// Each site, in order (the first is the default).
+    sites: Vec<SiteSpec>,
     handlers: Vec<Box<Handler>>,
     ws_routes: Vec<WebSocket>,
     pub mounts: Vec<Mount>,
@@ -497,6 +502,7 @@ impl RouterBuilder {
         self.mounts.push(Mount {
             prefix: prefix.clone(),
             dir,
+            error_pages: Vec::new(),
         });
         self.routes
             .push((Method::Get, format!("{prefix}/*"), Target::Files(id)));
@@ -506,8 +512,8 @@ impl RouterBuilder {
     /// get their files from `root` instead of the root mount's directory. The first site is
     /// the default for unknown or missing names, unless a site says `"*"`. Handler routes and
     /// other mounts are the same for every site. Needs a root mount (`files("/", ..)`).
-    pub fn site(&mut self, names: Vec<String>, root: PathBuf) {
-        self.sites.push((names, root));
+    pub fn site(&mut self, names: Vec<String>, root: PathBuf, error_pages: Vec<(u16, String)>) {
+        self.sites.push((names, root, error_pages));
     }
 
     pub fn build(mut self) -> Result<Router, String> {
@@ -515,7 +521,9 @@ impl RouterBuilder {
         let mut sites = Vec::new();
         let mut default_site = 0;
         let mut seen: Vec<String> = Vec::new();
-        for (i, (names, root)) in std::mem::take(&mut self.sites).into_iter().enumerate() {
+        for (i, (names, root, error_pages)) in
+            std::mem::take(&mut self.sites).into_iter().enumerate()
+        {
             let Some(rm) = root_mount else {
                 return Err("sites need a file mount at / (files(\"/\", ..))".into());
             };
@@ -523,11 +531,13 @@ impl RouterBuilder {
             // (not routed by prefix: chosen by Host).
             let mount = if i == 0 {
                 self.mounts[rm].dir = root;
+                self.mounts[rm].error_pages = error_pages;
                 rm
             } else {
                 self.mounts.push(Mount {
                     prefix: String::new(),
                     dir: root,
+                    error_pages,
                 });
                 self.mounts.len() - 1
             };

@@ -318,8 +318,11 @@ impl Server {
     /// lists `"*"`. Routes and other mounts are shared by all sites. The config file's
     /// `[[site]]` tables come after the sites added here.
     pub fn site(mut self, names: &[&str], root: impl Into<PathBuf>) -> Server {
-        self.routes
-            .site(names.iter().map(|n| n.to_string()).collect(), root.into());
+        self.routes.site(
+            names.iter().map(|n| n.to_string()).collect(),
+            root.into(),
+            Vec::new(),
+        );
         self
     }
 
@@ -360,7 +363,11 @@ impl Server {
         let cfg = self.cfg;
         let mut routes = self.routes;
         for site in &cfg.sites {
-            routes.site(site.names.clone(), site.root.clone());
+            routes.site(
+                site.names.clone(),
+                site.root.clone(),
+                site.error_pages.clone(),
+            );
         }
         let router = routes.build().map_err(Error::start)?;
         for m in &router.mounts {
@@ -659,7 +666,10 @@ fn serve<D: Driver>(d: D, job: Job, seat: Seat) {
     let mut files = Vec::with_capacity(mounts.len());
     for m in mounts {
         match FileCache::new(&m.dir, share) {
-            Ok(f) => files.push(f),
+            Ok(mut f) => {
+                f.set_error_pages(&m.error_pages);
+                files.push(f)
+            }
             Err(e) => {
                 let _ = job.tx.send(Err(format!("files {}: {e}", m.dir.display())));
                 return;

@@ -206,11 +206,12 @@ fn several_listen_addresses(mode: Mode) {
     }
 }
 
-/// Two site roots, each with an index.html naming it.
-fn site_dirs() -> (String, String) {
-    let base = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../target/config-tests/sites"
+/// Two site roots, each with an index.html naming it (`tag`: a directory per test, as tests
+/// run in parallel and some add files).
+fn site_dirs(tag: &str) -> (String, String) {
+    let base = format!(
+        "{}/../../target/config-tests/sites-{tag}",
+        env!("CARGO_MANIFEST_DIR")
     );
     let mut dirs = Vec::new();
     for name in ["a", "b"] {
@@ -231,7 +232,7 @@ fn body_for(s: &Server, raw: &str) -> String {
 }
 
 fn sites_are_chosen_by_host(mode: Mode) {
-    let (a, b) = site_dirs();
+    let (a, b) = site_dirs(&format!("host-{mode:?}"));
     let path = file(
         &format!("sites-{mode:?}"),
         &format!(
@@ -280,7 +281,7 @@ fn sites_are_chosen_by_host(mode: Mode) {
 
 #[test]
 fn bad_sites_are_explained() {
-    let (a, _) = site_dirs();
+    let (a, _) = site_dirs("bad-sites");
     for (name, text, needles) in [
         (
             "site-twice",
@@ -320,10 +321,84 @@ fn bad_sites_are_explained() {
     }
 }
 
+fn error_pages_come_from_the_site(mode: Mode) {
+    let (a, b) = site_dirs(&format!("pages-{mode:?}"));
+    std::fs::write(format!("{a}/404.html"), "<h1>a: not here</h1>\n").unwrap();
+    let path = file(
+        &format!("pages-{mode:?}"),
+        &format!(
+            "[[site]]\nnames = [\"a.test\"]\nroot = \"{a}\"\nerror_pages = {{ 404 = \"/404.html\" }}\n\
+             [[site]]\nnames = [\"b.test\"]\nroot = \"{b}\"\n"
+        ),
+    );
+    let s = Server::start_cmd(mode, &["--config", &path], |_| {});
+    let ask = |raw: &str, head_only: bool| {
+        let mut c = s.connect();
+        c.write_all(raw.as_bytes()).unwrap();
+        read_response(&mut c, head_only).unwrap()
+    };
+    let r = ask("GET /nope HTTP/1.1\r\nHost: a.test\r\n\r\n", false);
+    assert_eq!(r.status, 404);
+    assert_eq!(r.body, b"<h1>a: not here</h1>\n");
+    assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
+    let r = ask("HEAD /nope HTTP/1.1\r\nHost: a.test\r\n\r\n", true);
+    assert_eq!(r.status, 404);
+    assert_eq!(r.header("content-length"), Some("21"));
+    assert!(r.body.is_empty());
+    // Conditionals and ranges are about the resource asked for: still the 404 page.
+    let r = ask(
+        "GET /nope HTTP/1.1\r\nHost: a.test\r\nIf-None-Match: *\r\nRange: bytes=0-3\r\n\r\n",
+        false,
+    );
+    assert_eq!((r.status, r.body.len()), (404, 21));
+    // The other site has no page: the plain 404.
+    let r = ask("GET /nope HTTP/1.1\r\nHost: b.test\r\n\r\n", false);
+    assert_eq!(r.status, 404);
+    assert!(!String::from_utf8_lossy(&r.body).contains("not here"));
+    // The page itself is an ordinary file.
+    assert_eq!(
+        ask("GET /404.html HTTP/1.1\r\nHost: a.test\r\n\r\n", false).status,
+        200
+    );
+}
+
+#[test]
+fn bad_error_pages_are_explained() {
+    let (a, _) = site_dirs("bad-pages");
+    std::fs::write(format!("{a}/404.html"), "x").unwrap();
+    for (name, pages, needles) in [
+        ("page-status", "{ 200 = \"/404.html\" }", vec![":4:", "200"]),
+        (
+            "page-outside",
+            "{ 404 = \"/../b/index.html\" }",
+            vec![":4:", "outside"],
+        ),
+        (
+            "page-relative",
+            "{ 404 = \"404.html\" }",
+            vec![":4:", "starting with /"],
+        ),
+        (
+            "page-missing",
+            "{ 404 = \"/nothing.html\" }",
+            vec![":4:", "nothing.html"],
+        ),
+    ] {
+        let text = format!("[[site]]\nnames = [\"a\"]\nroot = \"{a}\"\nerror_pages = {pages}\n");
+        let path = file(name, &text);
+        let (code, stdout, stderr) = ringhttpd(&["--check-config", "--config", &path]);
+        assert_eq!(code, 2, "{name}: {stdout} {stderr}");
+        for n in needles {
+            assert!(stderr.contains(n), "{name}: `{n}` in {stderr}");
+        }
+    }
+}
+
 per_mode!(
     file_settings_apply_and_flags_override,
     several_listen_addresses,
-    sites_are_chosen_by_host
+    sites_are_chosen_by_host,
+    error_pages_come_from_the_site
 );
 
 #[test]

@@ -101,6 +101,8 @@ pub struct FileCache {
     norm_len: usize,
     /// Bytes that may still be compressed in this loop turn.
     compress_left: usize,
+    /// The site's own pages for error statuses: (status, path under the root).
+    error_pages: Vec<(u16, Rc<[u8]>)>,
     pub stats: CacheStats,
 }
 
@@ -114,6 +116,22 @@ fn cstr(p: &[u8]) -> io::Result<CString> {
 }
 
 impl FileCache {
+    /// Serve these pages (paths under the root) for these statuses instead of the plain ones.
+    pub fn set_error_pages(&mut self, pages: &[(u16, String)]) {
+        self.error_pages = pages
+            .iter()
+            .map(|(s, p)| (*s, Rc::from(p.as_bytes())))
+            .collect();
+    }
+
+    /// The page for `status`, if the site has one (its path, starting with `/`).
+    pub fn error_page(&self, status: u16) -> Option<Rc<[u8]>> {
+        self.error_pages
+            .iter()
+            .find(|(s, _)| *s == status)
+            .map(|(_, p)| p.clone())
+    }
+
     pub fn new(root: &Path, budget: usize) -> io::Result<FileCache> {
         let root_real = std::fs::canonicalize(root)?;
         let c = cstr(root_real.as_os_str().as_bytes())?;
@@ -133,6 +151,7 @@ impl FileCache {
             openat2: true,
             norm_len: 0,
             compress_left: COMPRESS_PER_TURN,
+            error_pages: Vec::new(),
             stats: CacheStats::default(),
         };
         // Probe openat2 once (ENOSYS before 5.6).

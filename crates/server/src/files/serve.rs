@@ -53,10 +53,36 @@ pub fn serve(
                 b"",
             )
         }
-        Ok(Lookup::Forbidden) => res.status(403, &[], b""),
-        Ok(Lookup::NotFound) => res.status(404, &[], b""),
+        Ok(Lookup::Forbidden) => error(res, files, now, 403),
+        Ok(Lookup::NotFound) => error(res, files, now, 404),
         Ok(Lookup::Error) => res.status(500, &[], b""),
     }
+}
+
+/// An error status: the site's page for it from the cache (whole, identity, no validators:
+/// conditionals and ranges are about the resource asked for, which this is not), or the plain
+/// answer when there is none (or it cannot be read now).
+fn error(res: &mut Response<'_>, files: &mut FileCache, now: u32, status: u16) -> u16 {
+    let entry = match files.error_page(status) {
+        Some(p) => match files.resolve(&p, now, true) {
+            Ok(Lookup::File(e)) => Some(e),
+            _ => None,
+        },
+        None => None,
+    };
+    let Some(e) = entry else {
+        return res.status(status, &[], b"");
+    };
+    let head_start = res.out.data.len();
+    res.start(status);
+    res.header(&[&e.head]);
+    let len = e.body(Coding::Identity).1;
+    res.finish(len as u64);
+    if !res.head_only && res.out.push_body(&e, Coding::Identity, 0, len).is_err() {
+        res.out.rewind(head_start);
+        return res.status(500, &[], b"");
+    }
+    status
 }
 
 /// Evaluate the preconditions against the representation in `coding`; the response when they
