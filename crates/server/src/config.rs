@@ -54,14 +54,8 @@ pub struct Config {
     pub sites: Vec<SiteConfig>,
 }
 
-/// One `[[site]]`: the Host names it answers to and its root.
-#[derive(Clone, Debug)]
-pub struct SiteConfig {
-    pub names: Vec<String>,
-    pub root: PathBuf,
-    /// (status, path under the root starting with `/`).
-    pub error_pages: Vec<(u16, String)>,
-}
+/// One `[[site]]`.
+pub type SiteConfig = crate::router::SiteSpec;
 
 pub const USAGE: &str = "\
 ringhttpd: thread-per-core HTTP/1.1 server driven by io_uring completions
@@ -345,10 +339,64 @@ impl Config {
                 }
                 error_pages.push((code, page));
             }
+            let mut header_rules = Vec::new();
+            for rule in site.headers {
+                let rule_line = at(rule.span());
+                let rule = rule.into_inner();
+                let line = at(rule.path.span());
+                let glob = rule.path.into_inner();
+                let segs_ok = glob.split('/').skip(1).enumerate().all(|(k, seg)| {
+                    seg != "." && seg != ".." && (!seg.is_empty() || k == 0 || glob.ends_with('/'))
+                });
+                if !glob.starts_with('/') || glob.contains("//") || !segs_ok {
+                    return Err(format!(
+                        "{path}:{line}: site {}: headers: path `{glob}` cannot match (a \
+                         normalised path starts with / and has no empty or dot segments)",
+                        i + 1
+                    ));
+                }
+                if rule.set.is_empty() {
+                    return Err(format!(
+                        "{path}:{rule_line}: site {}: headers: `set` is empty",
+                        i + 1
+                    ));
+                }
+                let mut set = Vec::new();
+                for (name, value) in rule.set {
+                    let line = at(value.span());
+                    let value = value.into_inner();
+                    let token = !name.is_empty()
+                        && name
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+                    if !token {
+                        return Err(format!(
+                            "{path}:{line}: site {}: headers: `{name}` is not a field name",
+                            i + 1
+                        ));
+                    }
+                    if MANAGED.contains(&name.to_ascii_lowercase().as_str()) {
+                        return Err(format!(
+                            "{path}:{line}: site {}: headers: `{name}` is set by the server",
+                            i + 1
+                        ));
+                    }
+                    if value.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f) {
+                        return Err(format!(
+                            "{path}:{line}: site {}: headers: the value of `{name}` has \
+                             control characters",
+                            i + 1
+                        ));
+                    }
+                    set.push((name, value.trim().to_string()));
+                }
+                header_rules.push(crate::files::HeaderRule { glob, set });
+            }
             sites.push(SiteConfig {
                 names,
                 root,
                 error_pages,
+                header_rules,
             });
         }
         self.sites = sites;
@@ -459,7 +507,35 @@ struct Site_ {
     names: toml::Spanned<Vec<toml::Spanned<String>>>,
     root: toml::Spanned<String>,
     error_pages: Option<toml::Spanned<std::collections::BTreeMap<String, toml::Spanned<String>>>>,
+    #[serde(default)]
+    headers: Vec<toml::Spanned<Headers_>>,
 }
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(non_camel_case_types)]
+struct Headers_ {
+    path: toml::Spanned<String>,
+    set: std::collections::BTreeMap<String, toml::Spanned<String>>,
+}
+
+/// Fields a header rule may not set: the server's own (framing, validators, the connection).
+const MANAGED: &[&str] = &[
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "upgrade",
+    "date",
+    "server",
+    "etag",
+    "last-modified",
+    "content-range",
+    "content-encoding",
+    "content-type",
+    "accept-ranges",
+    "vary",
+];
 
 #[derive(serde::Deserialize, Default)]
 #[serde(deny_unknown_fields)]

@@ -107,6 +107,8 @@ pub struct Mount {
     pub dir: PathBuf,
     /// The site's pages for error statuses (status, path under `dir` starting with `/`).
     pub error_pages: Vec<(u16, String)>,
+    /// The site's header rules.
+    pub header_rules: Vec<crate::files::HeaderRule>,
 }
 
 /// The routing table (see the module docs).
@@ -467,8 +469,16 @@ fn parse_pattern(pattern: &str) -> Result<Vec<Seg>, String> {
     Ok(segs)
 }
 
-/// A site as configured: its names, its root, its error pages (status, path under the root).
-type SiteSpec = (Vec<String>, PathBuf, Vec<(u16, String)>);
+/// A site as configured.
+#[derive(Clone, Debug, Default)]
+pub struct SiteSpec {
+    /// Host names (`*`: the default site).
+    pub names: Vec<String>,
+    pub root: PathBuf,
+    /// (status, path under the root starting with `/`).
+    pub error_pages: Vec<(u16, String)>,
+    pub header_rules: Vec<crate::files::HeaderRule>,
+}
 
 /// Collects routes; [`RouterBuilder::build`] checks and orders them.
 #[derive(Default)]
@@ -503,6 +513,7 @@ impl RouterBuilder {
             prefix: prefix.clone(),
             dir,
             error_pages: Vec::new(),
+            header_rules: Vec::new(),
         });
         self.routes
             .push((Method::Get, format!("{prefix}/*"), Target::Files(id)));
@@ -512,8 +523,8 @@ impl RouterBuilder {
     /// get their files from `root` instead of the root mount's directory. The first site is
     /// the default for unknown or missing names, unless a site says `"*"`. Handler routes and
     /// other mounts are the same for every site. Needs a root mount (`files("/", ..)`).
-    pub fn site(&mut self, names: Vec<String>, root: PathBuf, error_pages: Vec<(u16, String)>) {
-        self.sites.push((names, root, error_pages));
+    pub fn site(&mut self, site: SiteSpec) {
+        self.sites.push(site);
     }
 
     pub fn build(mut self) -> Result<Router, String> {
@@ -521,9 +532,13 @@ impl RouterBuilder {
         let mut sites = Vec::new();
         let mut default_site = 0;
         let mut seen: Vec<String> = Vec::new();
-        for (i, (names, root, error_pages)) in
-            std::mem::take(&mut self.sites).into_iter().enumerate()
-        {
+        for (i, site) in std::mem::take(&mut self.sites).into_iter().enumerate() {
+            let SiteSpec {
+                names,
+                root,
+                error_pages,
+                header_rules,
+            } = site;
             let Some(rm) = root_mount else {
                 return Err("sites need a file mount at / (files(\"/\", ..))".into());
             };
@@ -532,12 +547,14 @@ impl RouterBuilder {
             let mount = if i == 0 {
                 self.mounts[rm].dir = root;
                 self.mounts[rm].error_pages = error_pages;
+                self.mounts[rm].header_rules = header_rules;
                 rm
             } else {
                 self.mounts.push(Mount {
                     prefix: String::new(),
                     dir: root,
                     error_pages,
+                    header_rules,
                 });
                 self.mounts.len() - 1
             };

@@ -318,11 +318,11 @@ impl Server {
     /// lists `"*"`. Routes and other mounts are shared by all sites. The config file's
     /// `[[site]]` tables come after the sites added here.
     pub fn site(mut self, names: &[&str], root: impl Into<PathBuf>) -> Server {
-        self.routes.site(
-            names.iter().map(|n| n.to_string()).collect(),
-            root.into(),
-            Vec::new(),
-        );
+        self.routes.site(crate::router::SiteSpec {
+            names: names.iter().map(|n| n.to_string()).collect(),
+            root: root.into(),
+            ..Default::default()
+        });
         self
     }
 
@@ -363,11 +363,7 @@ impl Server {
         let cfg = self.cfg;
         let mut routes = self.routes;
         for site in &cfg.sites {
-            routes.site(
-                site.names.clone(),
-                site.root.clone(),
-                site.error_pages.clone(),
-            );
+            routes.site(site.clone());
         }
         let router = routes.build().map_err(Error::start)?;
         for m in &router.mounts {
@@ -668,6 +664,7 @@ fn serve<D: Driver>(d: D, job: Job, seat: Seat) {
         match FileCache::new(&m.dir, share) {
             Ok(mut f) => {
                 f.set_error_pages(&m.error_pages);
+                f.set_header_rules(&m.header_rules);
                 files.push(f)
             }
             Err(e) => {

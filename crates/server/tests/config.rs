@@ -394,11 +394,100 @@ fn bad_error_pages_are_explained() {
     }
 }
 
+fn header_rules_per_path(mode: Mode) {
+    let (a, _) = site_dirs(&format!("headers-{mode:?}"));
+    std::fs::create_dir_all(format!("{a}/assets")).unwrap();
+    std::fs::write(format!("{a}/assets/app.js"), "console.log(1);\n".repeat(20)).unwrap();
+    let path = file(
+        &format!("headers-{mode:?}"),
+        &format!(
+            "[[site]]\nnames = [\"a.test\"]\nroot = \"{a}\"\n\
+             [[site.headers]]\npath = \"/*\"\nset = {{ \"Cache-Control\" = \"no-cache\", \"X-Site\" = \"a\" }}\n\
+             [[site.headers]]\npath = \"/assets/*\"\nset = {{ \"cache-control\" = \"public, max-age=31536000, immutable\" }}\n"
+        ),
+    );
+    let s = Server::start_cmd(mode, &["--config", &path], |_| {});
+    let ask = |raw: String| {
+        let mut c = s.connect();
+        c.write_all(raw.as_bytes()).unwrap();
+        read_response(&mut c, raw.starts_with("HEAD ")).unwrap()
+    };
+    let get = |p: &str, extra: &str| format!("GET {p} HTTP/1.1\r\nHost: a.test\r\n{extra}\r\n");
+    let r = ask(get("/index.html", ""));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("cache-control"), Some("no-cache"));
+    assert_eq!(r.header("x-site"), Some("a"));
+    let r = ask(get("/assets/app.js", ""));
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.header("cache-control"),
+        Some("public, max-age=31536000, immutable"),
+        "the later rule wins"
+    );
+    assert_eq!(r.header("x-site"), Some("a"));
+    let etag = r.header("etag").unwrap().to_string();
+    // 304 and 206 carry them too.
+    let r = ask(get("/assets/app.js", &format!("If-None-Match: {etag}\r\n")));
+    assert_eq!(r.status, 304);
+    assert_eq!(
+        r.header("cache-control"),
+        Some("public, max-age=31536000, immutable")
+    );
+    let r = ask(get("/assets/app.js", "Range: bytes=0-9\r\n"));
+    assert_eq!((r.status, r.body.len()), (206, 10));
+    assert_eq!(r.header("x-site"), Some("a"));
+    // HEAD too.
+    let r = ask("HEAD /index.html HTTP/1.1\r\nHost: a.test\r\n\r\n".into());
+    assert_eq!(r.header("cache-control"), Some("no-cache"));
+}
+
+#[test]
+fn bad_header_rules_are_explained() {
+    let (a, _) = site_dirs("bad-headers");
+    for (name, rule, needles) in [
+        (
+            "hdr-managed",
+            "path = \"/*\"\nset = { \"Content-Length\" = \"1\" }",
+            vec![":6:", "Content-Length", "server"],
+        ),
+        (
+            "hdr-relative",
+            "path = \"assets/*\"\nset = { \"X\" = \"1\" }",
+            vec![":5:", "cannot match"],
+        ),
+        (
+            "hdr-dots",
+            "path = \"/a/../*\"\nset = { \"X\" = \"1\" }",
+            vec![":5:", "cannot match"],
+        ),
+        (
+            "hdr-name",
+            "path = \"/*\"\nset = { \"Bad Name\" = \"1\" }",
+            vec![":6:", "not a field name"],
+        ),
+        (
+            "hdr-value",
+            "path = \"/*\"\nset = { \"X\" = \"a\\u0001b\" }",
+            vec![":6:", "control"],
+        ),
+        ("hdr-empty", "path = \"/*\"\nset = {}", vec!["empty"]),
+    ] {
+        let text = format!("[[site]]\nnames = [\"a\"]\nroot = \"{a}\"\n[[site.headers]]\n{rule}\n");
+        let path = file(name, &text);
+        let (code, stdout, stderr) = ringhttpd(&["--check-config", "--config", &path]);
+        assert_eq!(code, 2, "{name}: {stdout} {stderr}");
+        for n in needles {
+            assert!(stderr.contains(n), "{name}: `{n}` in {stderr}");
+        }
+    }
+}
+
 per_mode!(
     file_settings_apply_and_flags_override,
     several_listen_addresses,
     sites_are_chosen_by_host,
-    error_pages_come_from_the_site
+    error_pages_come_from_the_site,
+    header_rules_per_path
 );
 
 #[test]

@@ -36,8 +36,11 @@ pub struct FileEntry {
     pub mtime: i64,
     pub etag: Box<[u8]>,
     pub last_modified: [u8; 29],
-    /// `Content-Type: ...\r\nLast-Modified: ...\r\nAccept-Ranges: bytes\r\n[Vary: ...\r\n]`
+    /// `Content-Type: ...\r\nLast-Modified: ...\r\nAccept-Ranges: bytes\r\n[Vary: ...\r\n]`,
+    /// then `extra`
     pub head: Box<[u8]>,
+    /// The site's header rules that match this file, resolved at load (also sent with 304s).
+    pub extra: Box<[u8]>,
     pub compressible: bool,
     /// Compressed variants may exist (type and size qualify); see [`FileEntry::variant`].
     pub can_compress: bool,

@@ -82,6 +82,41 @@ pub struct CacheStats {
     pub slowest_load: std::time::Duration,
 }
 
+/// A header rule: a glob on the file's path (from `/`) and the fields it sets.
+#[derive(Clone, Debug)]
+pub struct HeaderRule {
+    pub glob: String,
+    pub set: Vec<(String, String)>,
+}
+
+/// `*` matches any run of bytes (`/` included), `?` one byte, anything else itself.
+pub fn glob_match(glob: &[u8], s: &[u8]) -> bool {
+    let (mut g, mut i) = (0, 0);
+    // The last `*` seen and where in `s` it was tried: backtrack there on a mismatch.
+    let mut star: Option<(usize, usize)> = None;
+    while i < s.len() {
+        match glob.get(g) {
+            Some(b'*') => {
+                star = Some((g, i));
+                g += 1;
+            }
+            Some(&c) if c == b'?' || c == s[i] => {
+                g += 1;
+                i += 1;
+            }
+            _ => match star {
+                Some((sg, si)) => {
+                    g = sg + 1;
+                    i = si + 1;
+                    star = Some((sg, si + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    glob[g..].iter().all(|&c| c == b'*')
+}
+
 pub struct FileCache {
     /// Per-core scratch for path normalisation (reused, never zeroed per request).
     scratch: Box<[u8]>,
@@ -103,6 +138,8 @@ pub struct FileCache {
     compress_left: usize,
     /// The site's own pages for error statuses: (status, path under the root).
     error_pages: Vec<(u16, Rc<[u8]>)>,
+    /// The site's header rules, in order (later ones win): glob, (name, value) pairs.
+    header_rules: Vec<HeaderRule>,
     pub stats: CacheStats,
 }
 
@@ -122,6 +159,15 @@ impl FileCache {
             .iter()
             .map(|(s, p)| (*s, Rc::from(p.as_bytes())))
             .collect();
+    }
+
+    /// Add these header lines to the files whose path (`/` and the path under the root)
+    /// matches the glob (`*` any run of bytes, `/` included; `?` one byte); later rules win
+    /// over earlier ones for the same name. Resolved once per file, when it is loaded.
+    pub fn set_header_rules(&mut self, rules: &[HeaderRule]) {
+        self.header_rules = rules.to_vec();
+        self.map.clear(); // loaded under other rules
+        self.used = 0;
     }
 
     /// The page for `status`, if the site has one (its path, starting with `/`).
@@ -152,6 +198,7 @@ impl FileCache {
             norm_len: 0,
             compress_left: COMPRESS_PER_TURN,
             error_pages: Vec::new(),
+            header_rules: Vec::new(),
             stats: CacheStats::default(),
         };
         // Probe openat2 once (ENOSYS before 5.6).
@@ -467,6 +514,8 @@ impl FileCache {
         if compressible {
             head.extend_from_slice(b"Vary: Accept-Encoding\r\n");
         }
+        let extra = self.rule_lines(key);
+        head.extend_from_slice(&extra);
         let watched = !linked && self.watch_parent(key);
         if linked {
             self.stats.linked += 1;
@@ -480,6 +529,7 @@ impl FileCache {
             etag,
             last_modified,
             head: head.into_boxed_slice(),
+            extra,
             compressible,
             can_compress,
             identity,
@@ -497,6 +547,39 @@ impl FileCache {
         })
     }
 
+    /// The header lines the rules give the file at `key` (a path under the root).
+    fn rule_lines(&self, key: &[u8]) -> Box<[u8]> {
+        if self.header_rules.is_empty() {
+            return Box::default();
+        }
+        let mut path = Vec::with_capacity(key.len() + 1);
+        path.push(b'/');
+        path.extend_from_slice(key.strip_prefix(b"/").unwrap_or(key));
+        let mut chosen: Vec<(&str, &str)> = Vec::new();
+        for r in &self.header_rules {
+            if !glob_match(r.glob.as_bytes(), &path) {
+                continue;
+            }
+            for (name, value) in &r.set {
+                match chosen
+                    .iter_mut()
+                    .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                {
+                    Some(c) => c.1 = value,
+                    None => chosen.push((name, value)),
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for (n, v) in chosen {
+            out.extend_from_slice(n.as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(v.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        out.into_boxed_slice()
+    }
+
     fn precompressed(&self, key: &[u8], mtime: i64) -> Option<Vec<u8>> {
         let mut name = key.to_vec();
         name.extend_from_slice(b".gz");
@@ -512,5 +595,32 @@ impl FileCache {
         }
         let data = sys::read_all(&fd, st.st_size as usize).ok()?;
         (data.starts_with(&[0x1f, 0x8b])).then_some(data)
+    }
+}
+
+#[cfg(test)]
+mod glob_tests {
+    use super::glob_match;
+
+    #[test]
+    fn globs() {
+        for (g, s, want) in [
+            ("/assets/*", "/assets/app.js", true),
+            ("/assets/*", "/assets/img/a.png", true),
+            ("/assets/*", "/assets", false),
+            ("/assets/*", "/other/app.js", false),
+            ("*.css", "/a/b.css", true),
+            ("/*.css", "/a/b.css", true),
+            ("/*.css", "/a/b.css.map", false),
+            ("/a?c", "/abc", true),
+            ("/a?c", "/ac", false),
+            ("/*a*b*", "/xaybz", true),
+            ("/*a*b*", "/xbya", false),
+            ("/exact.html", "/exact.html", true),
+            ("/exact.html", "/exact.htm", false),
+            ("/**", "/", true),
+        ] {
+            assert_eq!(glob_match(g.as_bytes(), s.as_bytes()), want, "{g} {s}");
+        }
     }
 }

@@ -109,6 +109,7 @@ fn not_modified(res: &mut Response<'_>, e: &FileEntry, etag: &[u8]) -> u16 {
         b"\r\nLast-Modified: ",
         &e.last_modified,
         b"\r\n",
+        &e.extra,
     ]);
     if e.compressible {
         res.header(&[b"Vary: Accept-Encoding\r\n"]);
