@@ -6,16 +6,7 @@ use std::process::Command;
 
 fn run(args: &[&str]) -> (i32, String, String) {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../www");
-    let out = Command::new(common::BIN)
-        .args(["--root", root])
-        .args(args)
-        .output()
-        .expect("run ringhttpd");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    common::run_bin(&[&["--root", root], args].concat())
 }
 
 #[test]

@@ -9,17 +9,7 @@ use std::process::Command;
 
 use common::{read_response, Mode, Server};
 
-fn ringhttpd(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(common::BIN)
-        .args(args)
-        .output()
-        .expect("run ringhttpd");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use common::run_bin as ringhttpd;
 
 /// A config file with `text` (a fresh path per name, in the target directory).
 fn file(name: &str, text: &str) -> String {
